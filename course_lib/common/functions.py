@@ -1,0 +1,96 @@
+"""Pure math used by the layers: activations, softmax and the cross-entropy loss.
+
+Every function works on NumPy arrays of any float dtype and keeps that dtype.
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    """Logistic function 1 / (1 + exp(-x)), without overflow for large |x|."""
+    x = np.asarray(x)
+    # exp(-|x|) never overflows; the two branches are the same function rewritten.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_grad(x):
+    """Derivative of the sigmoid at x."""
+    s = sigmoid(x)
+    return s * (1 - s)
+
+
+def relu(x):
+    """max(0, x), element-wise."""
+    return np.maximum(x, 0)
+
+
+def relu_grad(x):
+    """Derivative of ReLU at x (0 at x <= 0, 1 elsewhere), in x's dtype."""
+    x = np.asarray(x)
+    return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return np.tanh(x)
+
+
+def logsumexp(x, axis=-1):
+    """log(sum(exp(x))) along axis, shifted by the maximum so it cannot overflow."""
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return np.squeeze(out, axis=axis)
+
+
+def softmax(x):
+    """Softmax over the last axis, stable for large inputs."""
+    x = np.asarray(x)
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _label_indices(d, n_classes):
+    d = np.asarray(d)
+    if d.ndim == 2 and d.shape[1] == n_classes:
+        return np.argmax(d, axis=1)
+    return d.reshape(-1).astype(np.intp)
+
+
+def cross_entropy_error(y, d):
+    """Mean cross-entropy of probabilities y against labels d (one-hot or indices).
+
+    Probabilities are clipped away from 0 so the loss is finite even when the
+    network is certain and wrong.
+    """
+    y = np.asarray(y)
+    d = np.asarray(d)
+    if y.ndim == 1:
+        # One sample: d is either its one-hot row or its label index.
+        y = y.reshape(1, -1)
+        d = d.reshape(1, -1) if d.size == y.shape[1] else d.reshape(1)
+    idx = _label_indices(d, y.shape[1])
+    p = y[np.arange(y.shape[0]), idx]
+    tiny = np.finfo(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64).tiny
+    return float(-np.mean(np.log(np.maximum(p, tiny))))
+
+
+def softmax_cross_entropy(logits, d):
+    """Mean cross-entropy of softmax(logits) against labels d, from the logits.
+
+    Working from the logits with log-sum-exp avoids log(0) and is exact enough
+    for float64 gradient checks (log(y + 1e-7) is not).
+    """
+    logits = np.asarray(logits)
+    idx = _label_indices(d, logits.shape[1])
+    picked = logits[np.arange(logits.shape[0]), idx]
+    return float(np.mean(logsumexp(logits, axis=1) - picked))
+
+
+def one_hot(d, n_classes=10, dtype=np.float32):
+    """Label indices -> one-hot rows."""
+    d = np.asarray(d).reshape(-1).astype(np.intp)
+    out = np.zeros((d.size, n_classes), dtype=dtype)
+    out[np.arange(d.size), d] = 1
+    return out

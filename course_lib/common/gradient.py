@@ -1,0 +1,35 @@
+"""Numerical gradients and the relative error used to check backpropagation."""
+
+import numpy as np
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central-difference gradient of the scalar function ``f()`` w.r.t. array ``x``.
+
+    ``x`` is perturbed in place, one element at a time, and restored, so ``f``
+    may read it through any reference (for example a network's ``params``).
+    Use float64 arrays: in float32 the differences drown in rounding.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        f_plus = f()
+        x[i] = old - h
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def rel_error(a, b):
+    """Relative error ||a - b|| / (||a|| + ||b||); 0 when both are zero."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    if denom == 0:
+        return 0.0
+    return float(np.linalg.norm(a - b) / denom)
