@@ -29,6 +29,7 @@ class History:
     eval_iters: the iterations at which the network was evaluated
     train_acc / test_acc: accuracy on the current batch / on the test set there
     grad_norms: {'W1': [...], ...} norm of each weight gradient at each evaluation
+    initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
     status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
     """
 
@@ -40,6 +41,7 @@ class History:
     train_acc: list = field(default_factory=list)
     test_acc: list = field(default_factory=list)
     grad_norms: dict = field(default_factory=dict)
+    initial_grad_norms: dict = field(default_factory=dict)
     wall_time: float = 0.0
     status: str = "running"
     message: str = ""
@@ -210,6 +212,11 @@ def train(
                 )
                 break
             history.losses.append(loss)
+            if i == 0:
+                # The first gradient is the one at initialisation: free to keep.
+                history.initial_grad_norms = {
+                    key: float(np.linalg.norm(grad[key])) for key in weight_keys
+                }
             for key in params:
                 params[key] -= lr * grad[key]
 

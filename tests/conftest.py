@@ -1,0 +1,24 @@
+"""Shared test set-up: offline data, a headless matplotlib, and the bundled sample."""
+
+import os
+
+# Before anything imports pyplot or loads data: no display, no downloads. nbval's
+# kernels inherit this environment, so the notebooks run offline too.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("COURSE_LIB_MNIST_SOURCE", "sample")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sample_data():
+    """The bundled MNIST sample, normalised, with one-hot labels (as the seed loads it)."""
+    from course_lib.data.mnist import load_mnist
+
+    return load_mnist(normalize=True, one_hot_label=True, source="sample")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
