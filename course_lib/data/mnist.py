@@ -1,0 +1,327 @@
+"""Load MNIST (or Fashion-MNIST) as NumPy arrays, with the textbook's ``load_mnist`` API.
+
+Where the data comes from, in order (``source="auto"``):
+
+1. ``data_dir`` (or the environment variable ``COURSE_LIB_DATA``): a folder holding the
+   four standard IDX files (``train-images-idx3-ubyte.gz`` ...), directly or in a
+   sub-folder named after the dataset. If given, it is the only place looked at.
+2. The cache: the checkout's ``data/`` folder when running from a writable checkout,
+   else the user cache folder (``platformdirs.user_cache_dir("course_lib")``). It holds
+   the downloaded ``.gz`` files and a uint8 ``.npz`` built from them.
+3. System packages: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+4. Download from a list of mirrors, each file checked against its official SHA-256.
+5. MNIST only: the bundled sample (10,000 real MNIST digits), with a warning.
+
+Every file is checked against the official SHA-256 of its ``.gz`` or of its decompressed
+IDX bytes (see ``_catalog.py``); ``verify=False`` lets you load your own files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from . import _cache, _catalog
+from ._cache import Arrays
+from ._download import DownloadError, download, official
+from ._idx import load_blob, parse_idx
+
+DATASETS = tuple(_catalog.SHA256)
+SOURCES = ("auto", "local", "download", "sample")
+
+# Seconds without an answer before a mirror is given up; tests make it short.
+DOWNLOAD_TIMEOUT = 30.0
+PROGRESSBAR = True
+
+# The checkout's top-level data/ folder (only used if it exists next to pyproject.toml).
+CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+SAMPLE_WARNING = (
+    "Could not get full MNIST (see the messages above), so load_mnist() is using the "
+    "bundled SAMPLE: 10,000 real MNIST digits (8,000 train / 2,000 test), not the full "
+    "70,000-digit MNIST. Accuracies will be a little lower than in the textbook. "
+    "Pass source='sample' to choose it knowingly."
+)
+
+
+class DataUnavailableError(FileNotFoundError):
+    """No source could provide the requested dataset; the message says how to get it."""
+
+
+def _note(message: str) -> None:
+    """Tell the user what happened, in one line on stderr."""
+    print(message, file=sys.stderr)
+
+
+def _is_writable(folder: Path) -> bool:
+    """Really try to create a file there: permission bits mislead (e.g. when root)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
+def cache_dir() -> Path:
+    """The folder for downloads and the array cache (see the module docstring)."""
+    checkout = CHECKOUT_DATA_DIR
+    if (
+        checkout.is_dir()
+        and (checkout.parent / "pyproject.toml").is_file()
+        and _is_writable(checkout)
+    ):
+        return checkout
+    return Path(platformdirs.user_cache_dir("course_lib"))
+
+
+def _find_files(folder: Path) -> tuple[list[Path], list[str]]:
+    """Paths of the four IDX files in ``folder`` (``.gz`` or plain), and the names missing."""
+    found, missing = [], []
+    for name in _catalog.FILES:
+        for candidate in (folder / f"{name}.gz", folder / name):
+            if candidate.is_file():
+                found.append(candidate)
+                break
+        else:
+            missing.append(f"{name}.gz")
+    return found, missing
+
+
+@functools.cache
+def _sample_digests(folder: Path) -> dict[str, _catalog.Digest]:
+    """The bundled sample's SHA-256 values, read from PROVENANCE (their one true home)."""
+    text = (folder / "PROVENANCE").read_text(encoding="utf-8")
+    by_name = {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, flags=re.M)}
+    return {name: _catalog.Digest(by_name[f"{name}.gz"], by_name[name]) for name in _catalog.FILES}
+
+
+def _read_folder(folder: Path, digests: dict[str, _catalog.Digest] | None) -> tuple[Arrays, bool]:
+    """Parse the four IDX files in ``folder``; return the arrays and whether all are official.
+
+    ``digests=None`` skips the comparison. Raises FileNotFoundError for missing files and
+    ValueError for corrupt ones.
+    """
+    paths, missing = _find_files(folder)
+    if missing:
+        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}")
+    arrays, all_official = [], True
+    for path, name in zip(paths, _catalog.FILES, strict=True):
+        blob = load_blob(path)
+        if digests is not None and not official(blob.file_sha256, blob.idx_sha256, digests[name]):
+            all_official = False
+        arrays.append(parse_idx(blob.idx, str(path), ndim=3 if "images" in name else 1))
+    for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        if len(images) != len(labels):
+            raise ValueError(
+                f"{folder}: the {part} set has {len(images)} images but {len(labels)} labels"
+            )
+    return Arrays(*arrays), all_official
+
+
+def _load_data_dir(folder: Path, dataset: str, verify: bool) -> Arrays:
+    """Load a user-given folder; with verify=True its files must be the official release."""
+    if (folder / dataset).is_dir() and not _find_files(folder / dataset)[1]:
+        folder = folder / dataset
+    missing = _find_files(folder)[1]
+    if missing:
+        raise FileNotFoundError(
+            f"data_dir {folder} lacks {', '.join(missing)} "
+            f"(expected the four standard IDX files of {dataset!r})"
+        )
+    arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+    if verify and not is_official:
+        raise ValueError(
+            f"the files in {folder} are not the official {dataset!r} release "
+            "(SHA-256 mismatch); pass verify=False to load them anyway"
+        )
+    return arrays
+
+
+def _load_sample(dataset: str, verify: bool) -> Arrays:
+    if dataset != "mnist":
+        raise DataUnavailableError(
+            f"there is no bundled sample of {dataset!r}; to get it, " + _catalog.HOW_TO_GET[dataset]
+        )
+    arrays, is_official = _read_folder(SAMPLE_DIR, _sample_digests(SAMPLE_DIR))
+    if verify and not is_official:
+        raise ValueError(
+            f"the bundled sample in {SAMPLE_DIR} does not match its PROVENANCE checksums; "
+            "reinstall course_lib or rebuild it with scripts/build_mnist_sample.py"
+        )
+    return arrays
+
+
+def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool] | None:
+    """Load ``folder`` if it has usable files, else explain in one line and return None."""
+    if not folder.is_dir() or _find_files(folder)[1]:
+        return None
+    try:
+        arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+    except (OSError, ValueError) as exc:
+        _note(f"course_lib: skipping {folder}: {exc}")
+        return None
+    if verify and not is_official:
+        _note(f"course_lib: skipping {folder}: not the official {dataset!r} files (SHA-256)")
+        return None
+    return arrays, is_official
+
+
+def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
+    """Download the four files into ``folder``; with keep_verified, reuse official ones."""
+    digests = _catalog.SHA256[dataset]
+    for name in _catalog.FILES:
+        present = folder / f"{name}.gz"
+        if keep_verified and present.is_file():
+            try:
+                blob = load_blob(present)
+            except ValueError:
+                blob = None  # corrupt: download it again
+            if blob and official(blob.file_sha256, blob.idx_sha256, digests[name]):
+                continue
+        download(
+            name,
+            _catalog.MIRRORS[dataset],
+            folder,
+            digests[name],
+            timeout=DOWNLOAD_TIMEOUT,
+            progressbar=PROGRESSBAR,
+            log=_note,
+        )
+
+
+def _save_cache(path: Path, arrays: Arrays) -> None:
+    try:
+        _cache.write(path, arrays)
+    except OSError as exc:  # a cache we cannot write only costs speed next time
+        _note(f"course_lib: could not write the cache {path}: {exc}")
+
+
+def _resolve_source(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}; got {source!r}")
+    if source == "auto":
+        env = os.environ.get("COURSE_LIB_MNIST_SOURCE", "").strip()
+        if env:
+            if env not in SOURCES:
+                raise ValueError(
+                    f"COURSE_LIB_MNIST_SOURCE must be one of {', '.join(SOURCES)}; got {env!r}"
+                )
+            return env
+    return source
+
+
+def load_arrays(
+    dataset: str = "mnist",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    source: str = "auto",
+    verify: bool = True,
+) -> Arrays:
+    """Return the dataset's raw uint8 arrays (images ``(N, 28, 28)``), from the best source.
+
+    See ``load_mnist`` for the arguments; this is the same search without any reshaping.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(
+            f"dataset must be one of {', '.join(map(repr, DATASETS))}; got {dataset!r}"
+        )
+    source = _resolve_source(source)
+    if source == "sample":
+        return _load_sample(dataset, verify)
+
+    if data_dir is None:
+        data_dir = os.environ.get("COURSE_LIB_DATA") or None
+    if data_dir is not None and source != "download":
+        return _load_data_dir(Path(data_dir).expanduser(), dataset, verify)
+
+    root = cache_dir()
+    cache_file = root / f"{dataset}.npz"
+    if source != "download":
+        arrays, why = _cache.read(cache_file)
+        if arrays is not None:
+            return arrays
+        if why:
+            _note(f"course_lib: the cache {cache_file} is {why}; rebuilding it")
+        for folder in (root / dataset, *_catalog.SYSTEM_DIRS[dataset]):
+            found = _try_folder(Path(folder), dataset, verify)
+            if found is not None:
+                arrays, is_official = found
+                if is_official:  # only the official release may be cached under its name
+                    _save_cache(cache_file, arrays)
+                return arrays
+        if source == "local":
+            raise DataUnavailableError(
+                f"no local copy of {dataset!r} in {root / dataset}; to get it, "
+                + _catalog.HOW_TO_GET[dataset]
+            )
+
+    try:
+        _download_all(dataset, root / dataset, keep_verified=source != "download")
+    except DownloadError as exc:
+        if source == "download" or dataset != "mnist":
+            raise DataUnavailableError(
+                f"{exc}\nTo get {dataset!r}, " + _catalog.HOW_TO_GET[dataset]
+            ) from exc
+        warnings.warn(SAMPLE_WARNING, UserWarning, stacklevel=3)
+        return _load_sample(dataset, verify=True)
+    arrays, _ = _read_folder(root / dataset, _catalog.SHA256[dataset])
+    _save_cache(cache_file, arrays)
+    return arrays
+
+
+def _one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    if labels.size and labels.max() >= n_classes:
+        raise ValueError(f"one_hot_label needs labels below {n_classes}; found {labels.max()}")
+    return np.eye(n_classes, dtype=np.float32)[labels]
+
+
+def _format(images: np.ndarray, labels: np.ndarray, normalize, flatten, one_hot_label):
+    n = len(images)
+    x = images.reshape(n, -1) if flatten else images.reshape(n, 1, *images.shape[1:])
+    if normalize:
+        # One pass straight into float32: no float64 or uint8->float32 temporary.
+        x = np.divide(x, np.float32(255.0), dtype=np.float32)
+    d = _one_hot(labels) if one_hot_label else labels
+    return x, d
+
+
+def load_mnist(
+    normalize: bool = True,
+    flatten: bool = True,
+    one_hot_label: bool = False,
+    *,
+    dataset: str = "mnist",
+    data_dir: str | os.PathLike | None = None,
+    source: str = "auto",
+    verify: bool = True,
+):
+    """Load MNIST as ``((x_train, d_train), (x_test, d_test))``, like the textbook's loader.
+
+    - ``normalize``: images as float32 in [0, 1]; if False, uint8 in 0..255.
+    - ``flatten``: images as ``(N, 784)``; if False, ``(N, 1, 28, 28)``.
+    - ``one_hot_label``: labels as float32 ``(N, 10)`` one-hot rows; if False, uint8 digits.
+    - ``dataset``: ``"mnist"`` or ``"fashion"`` (Fashion-MNIST, same format).
+    - ``data_dir``: a folder with the four IDX ``.gz`` files to use instead of the cache.
+    - ``source``: ``"auto"`` (search as in the module docstring), ``"local"`` (no
+      network), ``"download"`` (fetch again from the mirrors into the cache; ignores
+      ``data_dir``) or ``"sample"`` (the bundled
+      10,000-digit sample). The environment variable ``COURSE_LIB_MNIST_SOURCE`` overrides
+      ``"auto"``, e.g. ``COURSE_LIB_MNIST_SOURCE=sample`` in CI.
+    - ``verify``: require files to match the official SHA-256; False accepts your own files.
+    """
+    arrays = load_arrays(dataset, data_dir=data_dir, source=source, verify=verify)
+    train = _format(arrays.x_train, arrays.d_train, normalize, flatten, one_hot_label)
+    test = _format(arrays.x_test, arrays.d_test, normalize, flatten, one_hot_label)
+    return train, test
