@@ -173,11 +173,12 @@ class MultiLayerNet:
 
     def accuracy(self, x, d):
         """Fraction of rows whose highest score is the label (d: indices or one-hot)."""
+        # The argmax of the logits is that of the softmax: no softmax is needed here.
         y = np.argmax(self.predict(x), axis=1)
         d = np.asarray(d)
         if d.ndim != 1:
             d = np.argmax(d, axis=1)
-        return float(np.sum(y == d) / x.shape[0])
+        return float(np.count_nonzero(y == d) / x.shape[0])
 
     def gradient(self, x, d):
         """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``."""

@@ -6,11 +6,14 @@ and on the whole test set. The notebooks, the dashboard, the CLI and the tests
 all train through this function.
 """
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from course_lib.common.functions import _label_indices
 
 PROGRESS_EVERY = 50
 
@@ -92,6 +95,33 @@ class History:
 
         return accuracy_figure(self, title=title, ax=ax)
 
+    def to_dict(self):
+        """Plain data (JSON-ready) of this History."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """A History from ``to_dict()``'s output."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_seed_lists(
+        cls, settings, train_loss_list, accuracies_train, accuracies_test, plot_interval
+    ):
+        """A History from the lists the seed's explicit loop fills, for plots and reports."""
+        n_evals = len(accuracies_test)
+        return cls(
+            settings=dict(settings),
+            iters_num=len(train_loss_list),
+            eval_interval=plot_interval,
+            losses=[float(v) for v in train_loss_list],
+            eval_iters=[plot_interval * (k + 1) for k in range(n_evals)],
+            train_acc=[float(v) for v in accuracies_train],
+            test_acc=[float(v) for v in accuracies_test],
+            status="completed",
+        )
+
 
 def _check_data(data):
     try:
@@ -167,10 +197,16 @@ def train(
     else:
         callbacks = [callback]
 
-    # Cast once here, not in every forward pass.
-    x_train = np.asarray(x_train, dtype=network.dtype)
-    x_test = np.asarray(x_test, dtype=network.dtype)
+    # Cast and flatten once here, not in every forward pass, and turn one-hot labels
+    # into label indices once: the loss and the accuracy then need no argmax per call.
+    x_train = np.asarray(x_train, dtype=network.dtype).reshape(train_size, -1)
+    x_test = np.asarray(x_test, dtype=network.dtype).reshape(len(x_test), -1)
+    d_train = _label_indices(d_train, network.output_size)
+    d_test = _label_indices(d_test, network.output_size)
     lr = network.dtype.type(learning_rate)
+    # Scratch space for lr * grad, so the update allocates nothing and leaves the
+    # gradients (the layers' dW, db) as they are for the gradient norms.
+    step = {key: np.empty_like(value) for key, value in network.params.items()}
     rng = np.random.default_rng(seed)
     weight_keys = network.weight_keys
     params = network.params
@@ -218,7 +254,7 @@ def train(
                     key: float(np.linalg.norm(grad[key])) for key in weight_keys
                 }
             for key in params:
-                params[key] -= lr * grad[key]
+                params[key] -= np.multiply(grad[key], lr, out=step[key])
 
             if (i + 1) % eval_interval == 0:
                 history.eval_iters.append(i + 1)

@@ -6,6 +6,9 @@ import os
 # kernels inherit this environment, so the notebooks run offline too.
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("COURSE_LIB_MNIST_SOURCE", "sample")
+# The products here are small (100-image batches): a second OpenBLAS thread gains
+# little, and on a busy shared machine waiting for it makes runs several times slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

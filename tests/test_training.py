@@ -18,7 +18,9 @@ def _toy_data(n_train=300, n_test=100, seed=0):
 
 
 def _net(seed=0, **kw):
-    return MultiLayerNet(6, [8], 2, weight_init_std=kw.pop("weight_init_std", "he"), seed=seed, **kw)
+    return MultiLayerNet(
+        6, [8], 2, weight_init_std=kw.pop("weight_init_std", "he"), seed=seed, **kw
+    )
 
 
 def test_train_records_the_seed_protocol():

@@ -7,7 +7,7 @@ in-place update such as ``params['W1'] -= lr * grad['W1']`` reaches the layer.
 
 import numpy as np
 
-from course_lib.common.functions import _label_indices, sigmoid, softmax, softmax_cross_entropy
+from course_lib.common.functions import _label_indices, sigmoid
 
 
 class Affine:
@@ -31,12 +31,15 @@ class Affine:
         x = x.reshape(x.shape[0], -1)
         self.x = x
         out = x @ self.W
+        # In place: a second (batch, n_out) temporary would only cost time.
         out += self.b
         return out
 
     def backward(self, dout):
+        # x.T is a view; BLAS reads it transposed without a copy.
         self.dW = self.x.T @ dout
-        self.db = np.sum(dout, axis=0)
+        # The ufunc's own reduce skips np.sum's Python-level dispatch.
+        self.db = np.add.reduce(dout, axis=0)
         if not self.need_dx:
             return None
         dx = dout @ self.W.T
@@ -71,7 +74,9 @@ class Relu:
         return np.maximum(x, 0)
 
     def backward(self, dout):
-        return np.where(self.mask, 0, dout).astype(dout.dtype, copy=False)
+        # Multiplying by the boolean "kept" mask gives a new array in dout's dtype and is
+        # about twice as fast as np.where for batch-sized arrays.
+        return dout * ~self.mask
 
 
 class Tanh:
@@ -91,23 +96,37 @@ class Tanh:
 class SoftmaxWithLoss:
     """Softmax followed by the mean cross-entropy against labels ``d``.
 
-    ``d`` may be one-hot rows or label indices.
+    ``d`` may be one-hot rows or label indices (indices are cheaper: no argmax).
+    The loss is computed from the logits in the log-sum-exp form, so it stays exact
+    when a probability underflows (unlike ``log(y + 1e-7)``).
     """
 
     def __init__(self):
         self.loss = None
         self.y = None
         self.d = None
+        self._label_idx = None
 
     def forward(self, x, d):
         self.d = d
-        self.y = softmax(x)
-        self.loss = softmax_cross_entropy(x, d)
+        idx = _label_indices(d, x.shape[1])
+        self._label_idx = idx
+        # Softmax and log-sum-exp share the shifted exponentials: one exp, one sum.
+        m = np.max(x, axis=1, keepdims=True)
+        e = x - m
+        np.exp(e, out=e)
+        s = np.add.reduce(e, axis=1, keepdims=True)
+        e /= s
+        self.y = e
+        # loss = mean(logsumexp(x) - x[label]) with logsumexp(x) = m + log(s).
+        picked = x[np.arange(x.shape[0]), idx]
+        self.loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
         return self.loss
 
     def backward(self, dout=1):
         batch_size = self.y.shape[0]
+        # A copy: self.y stays the softmax output for anyone who reads it.
         dx = self.y.copy()
-        dx[np.arange(batch_size), _label_indices(self.d, dx.shape[1])] -= 1
+        dx[np.arange(batch_size), self._label_idx] -= 1
         dx *= dout / batch_size
         return dx
