@@ -71,7 +71,11 @@ def _run(args):
 def _reproduce(args):
     from course_lib.report import reproduce
 
-    reproduce(out_dir=Path(args.out), source=args.source)
+    try:
+        reproduce(out_dir=Path(args.out), source=args.source, notebooks=args.notebooks)
+    except RuntimeError as exc:
+        print(f"python -m course_lib reproduce: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -100,7 +104,13 @@ def build_parser():
 
     rep = sub.add_parser("reproduce", help="execute every notebook and write a report")
     rep.add_argument("--out", default="report", help="folder for the report (default report/)")
-    rep.add_argument("--source", default="sample", choices=["auto", "sample", "download"])
+    rep.add_argument(
+        "--source",
+        default="sample",
+        choices=["auto", "sample", "download"],
+        help="data for the notebooks: the bundled sample (default) or full MNIST",
+    )
+    rep.add_argument("--notebooks", default=None, help="folder of the notebooks")
     rep.set_defaults(func=_reproduce)
     return parser
 

@@ -6,7 +6,9 @@ says whether our run agrees with it, so the report can put the two side by side.
 
 from dataclasses import dataclass, field
 
+from course_lib.diagnostics import gradient_ratio
 from course_lib.multi_layer_net import MultiLayerNet
+from course_lib.report import record
 from course_lib.training import train
 
 
@@ -161,6 +163,116 @@ GRID = [
 ]
 
 
+# --- Deep networks: the gradient-flow lab (notebook 04) ---------------------------------------
+# The seed's networks have two hidden layers; the vanishing gradient shows plainly with five.
+# The claims are about the gradient at initialisation (History.initial_grad_norms: the first
+# batch, before any update) and hold for the notebook's shorter runs as for 2000 iterations.
+
+DEEP_HIDDEN = (100, 100, 100, 100, 100)
+
+
+def _initial_ratio(history):
+    """|dW1| / |dW_out| of the first batch, before any update."""
+    norms = history.initial_grad_norms
+    return gradient_ratio(norms) if norms else float("nan")
+
+
+def _all_initial_below(history, bound):
+    norms = history.initial_grad_norms
+    return bool(norms) and all(v < bound for v in norms.values())
+
+
+def _learns(history):
+    return _reaches_half_by(history, 100) and history.final_test_acc >= 0.9
+
+
+_DEEP_PRESETS = [
+    Preset(
+        "deep_sigmoid_0.01",
+        "sigmoid",
+        0.01,
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep sigmoid 0.01",
+        observation="(演習にない5層の実験) 予想: 入力側の層ほど勾配が何桁も小さくなり、"
+        "2層のとき以上に学習が進まない。",
+        claim="at initialisation |dW1|/|dW6| < 1e-6, and final test accuracy < 0.2",
+        check=lambda h: _initial_ratio(h) < 1e-6 and h.final_test_acc < 0.2,
+    ),
+    Preset(
+        "deep_sigmoid_xavier",
+        "sigmoid",
+        "Xavier",
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep sigmoid Xavier",
+        observation="(演習にない5層の実験) 予想: Xavierで勾配の縮みは大きく減るが、sigmoidの"
+        "微分は最大0.25なので入力側ではまだ小さい。",
+        claim="at initialisation 1e-5 < |dW1|/|dW6| < 1e-2 "
+        "(far less vanishing than with 0.01, but still vanishing)",
+        check=lambda h: 1e-5 < _initial_ratio(h) < 1e-2,
+    ),
+    Preset(
+        "deep_sigmoid_he",
+        "sigmoid",
+        "He",
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep sigmoid He",
+        observation="(演習にない5層の実験) 予想: Xavierと同じく、勾配の縮みは減るが残る。",
+        claim="at initialisation 1e-5 < |dW1|/|dW6| < 1e-2",
+        check=lambda h: 1e-5 < _initial_ratio(h) < 1e-2,
+    ),
+    Preset(
+        "deep_relu_0.01",
+        "relu",
+        0.01,
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep relu 0.01",
+        observation="(演習にない5層の実験) 予想: 2層では350回辺りから学習したが、5層では順伝播の"
+        "信号そのものが層ごとに縮み、どの層の勾配も小さくなって学習が進まない。",
+        claim="at initialisation every weight gradient norm < 1e-4, and final test accuracy < 0.2",
+        check=lambda h: _all_initial_below(h, 1e-4) and h.final_test_acc < 0.2,
+    ),
+    Preset(
+        "deep_relu_xavier",
+        "relu",
+        "Xavier",
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep relu Xavier",
+        observation="(演習にない5層の実験) 予想: 勾配はどの層にも届き、早い段階で精度が上がる。",
+        claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
+        "and >= 0.9 at the end",
+        check=lambda h: 0.1 < _initial_ratio(h) < 10 and _learns(h),
+    ),
+    Preset(
+        "deep_relu_he",
+        "relu",
+        "He",
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep relu He",
+        observation="(演習にない5層の実験) 予想: 5層でもHeはかなり早い段階で精度が上がる。",
+        claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
+        "and >= 0.9 at the end",
+        check=lambda h: 0.1 < _initial_ratio(h) < 10 and _learns(h),
+    ),
+    Preset(
+        "deep_tanh_xavier",
+        "tanh",
+        "Xavier",
+        hidden_size_list=DEEP_HIDDEN,
+        title="accuracy deep tanh Xavier",
+        observation="(演習にない5層の実験) 予想: tanhは0の周りで微分が1なので、Xavierなら勾配が"
+        "縮まずに届く。",
+        claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
+        "and >= 0.9 at the end",
+        check=lambda h: 0.1 < _initial_ratio(h) < 10 and _learns(h),
+    ),
+]
+
+PRESETS.update({p.name: p for p in _DEEP_PRESETS})
+
+# The gradient-flow lab's seven 5 x 100 networks.
+DEEP_RUNS = [p.name for p in _DEEP_PRESETS]
+
+
 def get_preset(name):
     """The preset called ``name``; ValueError listing the names if there is none."""
     if isinstance(name, Preset):
@@ -171,11 +283,14 @@ def get_preset(name):
         raise ValueError(f"unknown preset {name!r}: choose one of {list(PRESETS)}") from None
 
 
-def run_preset(name, data, *, seed=0, callback=None, **overrides):
+def run_preset(name, data, *, seed=0, callback=None, network=None, **overrides):
     """Build the preset's network and train it on ``data``; returns the History.
 
     ``seed`` seeds both the weights and the mini-batch draws. Keyword overrides
-    (e.g. ``iters_num=500``) replace the preset's training settings.
+    (e.g. ``iters_num=500``) replace the preset's training settings. The run is
+    recorded for ``python -m course_lib reproduce`` (see ``report.record``).
+    ``network``: train this network instead of building one, to look inside it
+    afterwards; pass ``preset.build_network(seed)`` so the run stays the preset's.
     """
     preset = get_preset(name)
     settings = {
@@ -189,7 +304,17 @@ def run_preset(name, data, *, seed=0, callback=None, **overrides):
         raise ValueError(f"cannot override {sorted(unknown)}: choose from {sorted(settings)}")
     settings.update(overrides)
     x_train = data[0][0]
-    network = preset.build_network(seed=seed, input_size=int(x_train[0].size))
+    if network is None:
+        network = preset.build_network(seed=seed, input_size=int(x_train[0].size))
+    elif (network.activation, tuple(network.hidden_size_list)) != (
+        preset.activation,
+        tuple(preset.hidden_size_list),
+    ):
+        raise ValueError(
+            f"network {network!r} does not match preset {preset.name!r} ({preset.label}); "
+            f"build it with get_preset({preset.name!r}).build_network(seed)"
+        )
     history = train(network, data, seed=seed, callback=callback, **settings)
     history.settings["preset"] = preset.name
+    record(preset.name, history)
     return history

@@ -8,6 +8,9 @@ import functools
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import LogLocator, MaxNLocator
+
+from course_lib.diagnostics import weight_keys_in_order
 
 STYLE = "ggplot"
 
@@ -96,4 +99,238 @@ def loss_figure(history, ax=None, window=20):
     if len(losses):
         ax.legend(loc="upper right")
     _mark_divergence(ax, history)
+    return fig
+
+
+# --- Gradient flow -------------------------------------------------------------------------
+
+
+def _log_y(ax):
+    """Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight
+    minor ticks per decade make shared axes slow to lay out and hard to read."""
+    ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+
+
+def _positive_points(xs, values):
+    """The (x, value) pairs that a log axis can show: finite and > 0."""
+    points = [(x, float(v)) for x, v in zip(xs, values, strict=True) if np.isfinite(v) and v > 0]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _layer_tick_labels(keys):
+    labels = list(keys)
+    if len(labels) > 1:
+        labels[0] += "\n(input)"
+        labels[-1] += "\n(output)"
+    return labels
+
+
+@_styled
+def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None):
+    """Gradient norm of each weight matrix (log y) against the layer, one line per entry.
+
+    norms_by_label: {label: {'W1': norm, 'W2': norm, ...}}, e.g. several runs at
+    initialisation. Zero or non-finite norms are left out (a log axis cannot show them)
+    and counted in the legend.
+    """
+    own_figure = ax is None
+    fig, ax = _axes(ax)
+    keys = []
+    for norms in norms_by_label.values():
+        if len(norms) > len(keys):
+            keys = weight_keys_in_order(norms)
+    positions = {key: i for i, key in enumerate(keys)}
+    drawn = False
+    for label, norms in norms_by_label.items():
+        layer_keys = weight_keys_in_order(norms)
+        xs, ys = _positive_points(
+            [positions[k] for k in layer_keys], [norms[k] for k in layer_keys]
+        )
+        missing = len(layer_keys) - len(xs)
+        if missing:
+            label = f"{label} ({missing} zero norm{'s' if missing > 1 else ''} not shown)"
+        if xs:
+            ax.plot(xs, ys, marker="o", label=label)
+            drawn = True
+    _log_y(ax)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels(_layer_tick_labels(keys))
+    ax.set_xlabel("weight matrix (layer)")
+    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
+    ax.set_title(title)
+    if drawn:
+        ax.legend(loc="best", fontsize="small")
+    if own_figure:
+        fig.tight_layout()
+    return fig
+
+
+def _nearest_eval(history, iteration):
+    """Index of the evaluation nearest to ``iteration`` (None if there is none)."""
+    if not history.eval_iters:
+        return None
+    iters = np.asarray(history.eval_iters)
+    return int(np.argmin(np.abs(iters - iteration)))
+
+
+def gradient_flow_moments(history, moments=None):
+    """{label: {'W1': norm, ...}} for the moments of a run that gradient_flow_figure draws.
+
+    moments: iterations; 0 means initialisation (``history.initial_grad_norms``), others
+    the nearest evaluation. Default: initialisation, ~100 iterations and the end.
+    """
+    if moments is None:
+        moments = [0, 100]
+        if history.eval_iters:
+            moments.append(history.eval_iters[-1])
+    result = {}
+    last = history.eval_iters[-1] if history.eval_iters else None
+    for moment in moments:
+        if moment <= 0:
+            if history.initial_grad_norms:
+                result["initialisation"] = dict(history.initial_grad_norms)
+            continue
+        index = _nearest_eval(history, moment)
+        if index is None:
+            continue
+        it = history.eval_iters[index]
+        label = f"iter {it}" + (" (end)" if it == last else "")
+        result[label] = {key: values[index] for key, values in history.grad_norms.items()}
+    return result
+
+
+@_styled
+def gradient_flow_figure(history, moments=None, ax=None, title=None):
+    """Gradient norm per layer (W1 ... W_out, log y), one line per moment of training.
+
+    moments: iterations to show; 0 is initialisation, others use the nearest evaluation.
+    Default: at initialisation, after ~100 iterations and at the end of the run.
+    """
+    fig = gradient_flow_compare_figure(
+        gradient_flow_moments(history, moments),
+        title=title or f"gradient flow: {history.label}",
+        ax=ax,
+    )
+    _mark_divergence(fig.axes[0] if ax is None else ax, history)
+    return fig
+
+
+@_styled
+def gradient_norms_figure(history, ax=None, title=None):
+    """Gradient norm of each weight matrix against iteration (log y), one line per layer.
+
+    Iteration 0 is the first batch, before any update (``history.initial_grad_norms``).
+    """
+    own_figure = ax is None
+    fig, ax = _axes(ax)
+    keys = weight_keys_in_order(history.grad_norms or history.initial_grad_norms)
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(len(keys), 1)))
+    for color, label, key in zip(colors, _layer_tick_labels(keys), keys, strict=False):
+        iters = list(history.eval_iters)
+        values = list(history.grad_norms.get(key, []))
+        if key in history.initial_grad_norms:
+            iters.insert(0, 0)
+            values.insert(0, history.initial_grad_norms[key])
+        xs, ys = _positive_points(iters, values)
+        if xs:
+            ax.plot(xs, ys, color=color, label=label.replace("\n", " "))
+    _log_y(ax)
+    ax.set_title(title or f"gradient norms: {history.label}")
+    ax.set_xlabel("iter")
+    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
+    ax.set_xlim(0, max(history.iters_num, 1))
+    if ax.lines:
+        ax.legend(loc="best", fontsize="small", ncol=2)
+    _mark_divergence(ax, history)
+    if own_figure:
+        fig.tight_layout()
+    return fig
+
+
+# --- Activation histograms -----------------------------------------------------------------
+
+ACTIVATION_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+RELU_QUANTILE = 0.99
+
+
+def _guess_activation(snapshots):
+    values = [np.asarray(a) for acts in snapshots.values() for a in acts]
+    finite = [v[np.isfinite(v)] for v in values]
+    if any(v.size and v.min() < 0 for v in finite):
+        return "tanh"
+    if any(v.size and (v.max() > 1 or np.mean(v == 0) > 0.01) for v in finite):
+        return "relu"
+    return "sigmoid"
+
+
+@_styled
+def activation_histograms_figure(snapshots, activation=None, fig=None, bins=30, title=None):
+    """Histograms of each hidden layer's outputs: a column per layer, a row per snapshot.
+
+    snapshots: {name: [outputs of layer 1, layer 2, ...]}, e.g. {"initialisation": ...,
+    "after training": ...} from ``diagnostics.activation_snapshot``.
+    activation: 'sigmoid' (range [0, 1]), 'tanh' ([-1, 1]) or 'relu' ([0, the 99th
+    percentile of the positive outputs]; the share of outputs that are exactly 0 is
+    written in the panel and left out of the bars). None guesses it from the values.
+    Bars are the fraction of all outputs of that layer. Draws into ``fig`` if given.
+    """
+    if not snapshots:
+        raise ValueError("snapshots is empty: pass {name: [layer outputs, ...]}")
+    activation = (activation or _guess_activation(snapshots)).lower()
+    if activation not in ("sigmoid", "tanh", "relu"):
+        raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got {activation!r}")
+    n_rows = len(snapshots)
+    n_cols = max(len(acts) for acts in snapshots.values())
+    if fig is None:
+        fig = plt.figure(figsize=(2.6 * n_cols + 0.8, 2.3 * n_rows + 0.6))
+    else:
+        fig.clear()
+    # Laid out once when drawn; tight_layout() would draw the whole figure an extra time.
+    fig.set_layout_engine("constrained")
+    axes = np.asarray(fig.subplots(n_rows, n_cols, sharey=True, squeeze=False))
+    for row, (name, acts) in enumerate(snapshots.items()):
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= len(acts):
+                ax.set_visible(False)
+                continue
+            values = np.asarray(acts[col], dtype=np.float64).ravel()
+            n_all = values.size
+            values = values[np.isfinite(values)]
+            note = []
+            if activation == "relu":
+                zeros = float(np.mean(values == 0)) if values.size else 0.0
+                values = values[values > 0]
+                upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
+                lo, hi = 0.0, upper if upper > 0 else 1.0
+                note.append(f"exactly 0: {zeros:.0%}")
+                note.append(f"range 0 … {hi:.2g}")
+            else:
+                lo, hi = ACTIVATION_RANGES[activation]
+            if n_all and values.size:
+                counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+                ax.stairs(counts / n_all, edges, fill=True, color="C0")
+            ax.set_xlim(lo, hi)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+            if activation == "relu":
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+            if note:
+                ax.text(
+                    0.97,
+                    0.95,
+                    "\n".join(note),
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize="small",
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+                )
+            if row == 0:
+                ax.set_title(f"layer {col + 1}")
+            if row == n_rows - 1:
+                ax.set_xlabel(f"{activation} output")
+            if col == 0:
+                ax.set_ylabel(f"{name}\nfraction")
+    fig.suptitle(title or f"activations of the hidden layers ({activation})")
     return fig
