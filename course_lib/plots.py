@@ -53,7 +53,7 @@ def accuracy_figure(history, title="accuracy", ax=None):
     fig, ax = _axes(ax)
     ax.plot(history.eval_iters, history.train_acc, label="training set")
     ax.plot(history.eval_iters, history.test_acc, label="test set")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # the seed's plt.legend(): out of the curves' way
     ax.set_title(title)
     ax.set_xlabel("iter")
     ax.set_ylabel("accuracy")

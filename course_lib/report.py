@@ -111,6 +111,11 @@ def _fmt(value):
     return "-" if value is None else f"{value:.3f}"
 
 
+def _cell(text):
+    # A bare "|" (as in |dW1|) would end the table cell.
+    return str(text).replace("|", "\\|")
+
+
 def _table(results):
     from course_lib.experiments import PRESETS
 
@@ -119,16 +124,25 @@ def _table(results):
         "| seed's observation | our check | agrees |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name, h in results.items():
+    # The presets' order is the course's order; runs without a preset come last.
+    order = {name: i for i, name in enumerate(PRESETS)}
+    for name in sorted(results, key=lambda n: order.get(n, len(order))):
+        h = results[name]
         preset = PRESETS.get(name)
         agrees = preset.agrees(h) if preset else None
         mark = {True: "yes", False: "**no**", None: "-"}[agrees]
         first = h.first_iter_above(0.5)
-        rows.append(
-            f"| {name} | {h.label} | {_fmt(h.final_train_acc)} | {_fmt(h.final_test_acc)} | "
-            f"{first if first is not None else '-'} | {preset.observation if preset else ''} | "
-            f"{preset.claim if preset else ''} | {mark} |"
-        )
+        cells = [
+            name,
+            h.label,
+            _fmt(h.final_train_acc),
+            _fmt(h.final_test_acc),
+            first if first is not None else "-",
+            preset.observation if preset else "",
+            preset.claim if preset else "",
+            mark,
+        ]
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows)
 
 

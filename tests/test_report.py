@@ -74,3 +74,16 @@ def test_reproduce_reports_a_failing_notebook(tmp_path):
 def test_find_notebooks_explains_an_empty_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="--notebooks"):
         find_notebooks(tmp_path)
+
+
+def test_report_table_follows_the_course_order_and_escapes_pipes():
+    from course_lib.report import _table
+
+    h = History(settings={"activation": "sigmoid"}, iters_num=10, eval_iters=[10])
+    h.train_acc, h.test_acc = [0.1], [0.1]
+    table = _table({"deep_sigmoid_0.01": h, "relu_he": h, "sigmoid_0.01": h})
+    rows = [line.split(" | ")[0] for line in table.splitlines()[2:]]
+    assert rows == ["| sigmoid_0.01", "| relu_he", "| deep_sigmoid_0.01"]
+    deep = table.splitlines()[-1]
+    assert "\\|dW1\\|" in deep
+    assert deep.count(" | ") == 7  # eight cells, none split by the claim's bars
