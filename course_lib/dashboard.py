@@ -33,6 +33,7 @@ import numpy as np
 import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 
 from course_lib import experiments, plots
 from course_lib.data.mnist import load_mnist
@@ -168,12 +169,15 @@ class _Panel:
     """
 
     def __init__(self, ncols, figsize=(11, 3.4), dpi=80, bottom=0.16, wspace=0.18):
-        self.fig = Figure(figsize=figsize, dpi=dpi)
-        self.canvas = FigureCanvasAgg(self.fig)
-        self.axes = list(self.fig.subplots(1, ncols)) if ncols > 1 else [self.fig.subplots()]
+        # The axes take their face colour and grid from the style when they are made.
+        with plt.style.context(plots.STYLE):
+            self.fig = Figure(figsize=figsize, dpi=dpi)
+            self.canvas = FigureCanvasAgg(self.fig)
+            self.axes = list(self.fig.subplots(1, ncols)) if ncols > 1 else [self.fig.subplots()]
         self.fig.subplots_adjust(left=0.06, right=0.98, bottom=bottom, top=0.9, wspace=wspace)
         self._background = None
         self._key = None
+        self._legends = {}
 
     def clear(self, live=False):
         """Empty the axes for the helpers; live=True keeps axes, ticks and background.
@@ -206,10 +210,24 @@ class _Panel:
             self._key = key
             for _, artist in dynamic:
                 artist.set_visible(True)
+            self._legends = {}
         else:
             self.canvas.restore_region(self._background)
+        renderer = self.canvas.get_renderer()
         for ax, artist in dynamic:
-            ax.draw_artist(artist)
+            if not isinstance(artist, Legend):
+                ax.draw_artist(artist)
+                continue
+            # A legend's text is the costliest thing drawn, and it does not change while
+            # a run trains: paste the pixels of the same legend at the same place instead.
+            box = artist.get_window_extent(renderer).padded(2)
+            legend_key = (tuple(t.get_text() for t in artist.get_texts()), tuple(box.bounds))
+            pixels = self._legends.get(legend_key)
+            if pixels is None:
+                ax.draw_artist(artist)
+                self._legends[legend_key] = self.canvas.copy_from_bbox(box)
+            else:
+                self.canvas.restore_region(pixels)
         buf = io.BytesIO()
         rgb = np.asarray(self.canvas.buffer_rgba())[..., :3]  # opaque figure: no alpha
         PIL.Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="png", compress_level=1)

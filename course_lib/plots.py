@@ -73,7 +73,7 @@ def overlay_figure(histories, metric="test", title=None, labels=None, ax=None):
     for history, label in zip(histories, labels, strict=True):
         values = history.test_acc if metric == "test" else history.train_acc
         ax.plot(history.eval_iters, values, label=label)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     ax.set_title(title or f"accuracy ({'test set' if metric == 'test' else 'training set'})")
     ax.set_xlabel("iter")
     ax.set_ylabel("accuracy")

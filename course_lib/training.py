@@ -263,7 +263,9 @@ def train(
                 for key in weight_keys:
                     history.grad_norms[key].append(float(np.linalg.norm(grad[key])))
                 history.wall_time = time.perf_counter() - start
-                if any(cb(history) is False for cb in callbacks):
+                # Every callback hears every evaluation, even when an earlier one stops.
+                answers = [cb(history) for cb in callbacks]
+                if any(answer is False for answer in answers):
                     history.status = "stopped"
                     history.message = f"stopped at iteration {i + 1}"
                     break
