@@ -78,16 +78,28 @@ def cross_entropy_error(y, d):
     return float(-np.mean(np.log(np.maximum(p, tiny))))
 
 
-def softmax_cross_entropy(logits, d):
-    """Mean cross-entropy of softmax(logits) against labels d, from the logits.
+def softmax_with_cross_entropy(logits, d):
+    """(softmax(logits), mean cross-entropy against labels d), sharing one exponential.
 
-    Working from the logits with log-sum-exp avoids log(0) and is exact enough
-    for float64 gradient checks (log(y + 1e-7) is not).
+    The loss comes from the logits in log-sum-exp form, so it has no log(0) and is exact
+    enough for float64 gradient checks (log(y + 1e-7) is not).
     """
     logits = np.asarray(logits)
     idx = _label_indices(d, logits.shape[1])
+    m = np.max(logits, axis=1, keepdims=True)
+    y = logits - m
+    np.exp(y, out=y)
+    s = np.add.reduce(y, axis=1, keepdims=True)
+    y /= s
+    # mean(logsumexp(x) - x[label]) with logsumexp(x) = m + log(s).
     picked = logits[np.arange(logits.shape[0]), idx]
-    return float(np.mean(logsumexp(logits, axis=1) - picked))
+    loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
+    return y, loss
+
+
+def softmax_cross_entropy(logits, d):
+    """Mean cross-entropy of softmax(logits) against labels d (one-hot or indices)."""
+    return softmax_with_cross_entropy(logits, d)[1]
 
 
 def one_hot(d, n_classes=10, dtype=np.float32):

@@ -7,7 +7,7 @@ in-place update such as ``params['W1'] -= lr * grad['W1']`` reaches the layer.
 
 import numpy as np
 
-from course_lib.common.functions import _label_indices, sigmoid
+from course_lib.common.functions import _label_indices, sigmoid, softmax_with_cross_entropy
 
 
 class Affine:
@@ -109,18 +109,8 @@ class SoftmaxWithLoss:
 
     def forward(self, x, d):
         self.d = d
-        idx = _label_indices(d, x.shape[1])
-        self._label_idx = idx
-        # Softmax and log-sum-exp share the shifted exponentials: one exp, one sum.
-        m = np.max(x, axis=1, keepdims=True)
-        e = x - m
-        np.exp(e, out=e)
-        s = np.add.reduce(e, axis=1, keepdims=True)
-        e /= s
-        self.y = e
-        # loss = mean(logsumexp(x) - x[label]) with logsumexp(x) = m + log(s).
-        picked = x[np.arange(x.shape[0]), idx]
-        self.loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
+        self._label_idx = _label_indices(d, x.shape[1])
+        self.y, self.loss = softmax_with_cross_entropy(x, self._label_idx)
         return self.loss
 
     def backward(self, dout=1):
