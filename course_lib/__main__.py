@@ -4,6 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from course_lib.multi_layer_net import parse_hidden_sizes
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument gives one line instead of the usage block."""
@@ -13,16 +15,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _hidden_sizes(text):
-    parts = [p.strip() for p in str(text).split(",")]
     try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden layers must be whole numbers separated by commas, such as 40,20; got {text!r}"
-        ) from None
-    if not sizes or any(n <= 0 for n in sizes):
-        raise argparse.ArgumentTypeError(f"every hidden layer size must be >= 1; got {text!r}")
-    return sizes
+        return parse_hidden_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _weight_init(text):

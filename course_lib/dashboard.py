@@ -35,11 +35,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 
-from course_lib import experiments, plots
+from course_lib import experiments, multi_layer_net, plots
 from course_lib.data.mnist import load_mnist
 from course_lib.diagnostics import activation_snapshot
 from course_lib.experiments import GRID, PRESETS, SEED_RUNS
-from course_lib.multi_layer_net import ACTIVATIONS, MultiLayerNet
+from course_lib.multi_layer_net import ACTIVATIONS, MultiLayerNet, network_label
 from course_lib.training import History, train
 
 DATASETS = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
@@ -56,22 +56,10 @@ class InputError(ValueError):
 
 def parse_hidden_sizes(text):
     """'40,20' -> [40, 20]. Raises InputError saying what is wrong."""
-    cleaned = str(text).strip().strip("[]()").strip()
-    if not cleaned:
-        raise InputError("hidden layers is empty: enter the size of each hidden layer, e.g. 40,20")
-    sizes = []
-    for part in cleaned.split(","):
-        part = part.strip()
-        try:
-            size = int(part)
-        except ValueError:
-            raise InputError(
-                f"hidden layers: {part!r} is not a whole number; enter sizes such as 40,20"
-            ) from None
-        if size < 1:
-            raise InputError(f"hidden layers: every size must be at least 1, got {size}")
-        sizes.append(size)
-    return sizes
+    try:
+        return multi_layer_net.parse_hidden_sizes(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -90,8 +78,8 @@ class RunSettings:
 
     @property
     def label(self):
-        hidden = ",".join(str(n) for n in self.hidden_size_list)
-        text = f"{self.activation} / {self.weight_init_std} [{hidden}] lr={self.learning_rate:g}"
+        text = network_label(self.activation, self.weight_init_std, self.hidden_size_list)
+        text += f" lr={self.learning_rate:g}"
         if self.dataset != "mnist":
             text += f" {DATASETS[self.dataset]}"
         return text

@@ -7,7 +7,7 @@ says whether our run agrees with it, so the report can put the two side by side.
 from dataclasses import dataclass, field
 
 from course_lib.diagnostics import gradient_ratio
-from course_lib.multi_layer_net import MultiLayerNet
+from course_lib.multi_layer_net import MultiLayerNet, network_label
 from course_lib.report import record
 from course_lib.training import train
 
@@ -32,8 +32,7 @@ class Preset:
     @property
     def label(self):
         """Short description such as 'relu / 0.01 [40,20]'."""
-        hidden = ",".join(str(n) for n in self.hidden_size_list)
-        return f"{self.activation} / {self.weight_init_std} [{hidden}]"
+        return network_label(self.activation, self.weight_init_std, self.hidden_size_list)
 
     def build_network(self, seed=0, input_size=784, output_size=10):
         """A fresh MultiLayerNet with this preset's settings."""

@@ -49,10 +49,43 @@ def init_scale(weight_init_std, n_in, n_out):
     return float(weight_init_std)
 
 
-def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+def check_positive_int(name, value):
+    """``value`` as an int if it is a whole number >= 1, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number (>= 1), got {value!r}")
     return int(value)
+
+
+def parse_hidden_sizes(text):
+    """'40,20' -> [40, 20]: hidden layer sizes typed by a person (CLI, dashboard).
+
+    Raises ValueError saying what is wrong with the text.
+    """
+    cleaned = str(text).strip().strip("[]()").strip()
+    if not cleaned:
+        raise ValueError("hidden layers is empty: enter the size of each hidden layer, e.g. 40,20")
+    sizes = []
+    for part in cleaned.split(","):
+        part = part.strip()
+        try:
+            size = int(part)
+        except ValueError:
+            raise ValueError(
+                f"hidden layers {text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
+            ) from None
+        if size < 1:
+            raise ValueError(
+                f"hidden layers {text!r}: each size must be at least 1, got {size} "
+                "(whole numbers >= 1, such as 40,20)"
+            )
+        sizes.append(size)
+    return sizes
+
+
+def network_label(activation, weight_init_std, hidden_size_list):
+    """Short description of a network's settings, such as 'relu / He [40,20]'."""
+    hidden = ",".join(str(n) for n in hidden_size_list)
+    return f"{activation} / {weight_init_std} [{hidden}]"
 
 
 class MultiLayerNet:
@@ -79,15 +112,15 @@ class MultiLayerNet:
         dtype=np.float32,
         seed=None,
     ):
-        self.input_size = _check_size("input_size", input_size)
-        self.output_size = _check_size("output_size", output_size)
+        self.input_size = check_positive_int("input_size", input_size)
+        self.output_size = check_positive_int("output_size", output_size)
         if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
             raise ValueError(
                 f"hidden_size_list must be a list of positive whole numbers such as [40, 20], "
                 f"got {hidden_size_list!r}"
             )
         self.hidden_size_list = [
-            _check_size(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)
+            check_positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)
         ]
         if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
             raise ValueError(

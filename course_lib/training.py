@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from course_lib.common.functions import _label_indices
+from course_lib.multi_layer_net import check_positive_int, network_label
 
 PROGRESS_EVERY = 50
 
@@ -56,8 +57,9 @@ class History:
         s = self.settings
         if not s:
             return "run"
-        hidden = ",".join(str(n) for n in s.get("hidden_size_list", []))
-        return f"{s.get('activation')} / {s.get('weight_init_std')} [{hidden}]"
+        return network_label(
+            s.get("activation"), s.get("weight_init_std"), s.get("hidden_size_list", [])
+        )
 
     @property
     def final_train_acc(self):
@@ -145,12 +147,6 @@ def _check_data(data):
     return x_train, d_train, x_test, d_test
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-    return int(value)
-
-
 def train(
     network,
     data,
@@ -173,9 +169,9 @@ def train(
     the loss of guessing stops at once (status 'diverged').
     """
     x_train, d_train, x_test, d_test = _check_data(data)
-    iters_num = _check_positive_int("iters_num", iters_num)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    eval_interval = _check_positive_int("eval_interval", eval_interval)
+    iters_num = check_positive_int("iters_num", iters_num)
+    batch_size = check_positive_int("batch_size", batch_size)
+    eval_interval = check_positive_int("eval_interval", eval_interval)
     train_size = len(x_train)
     if batch_size > train_size:
         raise ValueError(
