@@ -129,8 +129,7 @@ def _table(results):
     for name in sorted(results, key=lambda n: order.get(n, len(order))):
         h = results[name]
         preset = PRESETS.get(name)
-        agrees = preset.agrees(h) if preset else None
-        mark = {True: "yes", False: "**no**", None: "-"}[agrees]
+        mark = {True: "yes", False: "**no**", None: "-"}[_agrees(name, h)]
         first = h.first_iter_above(0.5)
         cells = [
             name,
