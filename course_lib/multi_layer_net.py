@@ -2,90 +2,93 @@
 
 The API is the seed's (``params``, ``layers``, ``predict``, ``loss``,
 ``accuracy``, ``gradient``), so the seed's training loop runs on it unchanged.
+``loss_and_gradient`` gives both from one forward pass, for ``train()``.
 """
 
+import numbers
 from collections import OrderedDict
 
 import numpy as np
 
 from course_lib.common import layers
+from course_lib.common.functions import label_indices
+from course_lib.validation import SettingError, choice, positive_number, whole_number
 
 ACTIVATIONS = {"sigmoid": layers.Sigmoid, "relu": layers.Relu, "tanh": layers.Tanh}
 
 # Named initialisers: the standard deviation as a function of (n_in, n_out).
-# 'xavier' is the 1/n_in form that the textbook (and the seed) call Xavier;
-# 'glorot' is Glorot and Bengio's 2/(n_in + n_out).
+# 'Xavier' is the 1/n_in form that the textbook (and the seed) call Xavier;
+# 'Glorot' is Glorot and Bengio's 2/(n_in + n_out).
 WEIGHT_INITS = {
-    "relu": lambda n_in, n_out: np.sqrt(2.0 / n_in),
-    "he": lambda n_in, n_out: np.sqrt(2.0 / n_in),
-    "sigmoid": lambda n_in, n_out: np.sqrt(1.0 / n_in),
-    "xavier": lambda n_in, n_out: np.sqrt(1.0 / n_in),
-    "glorot": lambda n_in, n_out: np.sqrt(2.0 / (n_in + n_out)),
+    "He": lambda n_in, n_out: np.sqrt(2.0 / n_in),
+    "Xavier": lambda n_in, n_out: np.sqrt(1.0 / n_in),
+    "Glorot": lambda n_in, n_out: np.sqrt(2.0 / (n_in + n_out)),
 }
+# The seed also accepts the activation's name for the initialiser that suits it.
+WEIGHT_INIT_ALIASES = {"relu": "He", "sigmoid": "Xavier"}
+
+DTYPES = (np.float32, np.float64)
+
+# Rows of random numbers drawn at a time: bounds the float64 temporary of a wide layer
+# without changing the numbers (a generator's stream does not depend on the chunking).
+_INIT_CHUNK = 1 << 20
+
+
+def check_weight_init(weight_init_std, name="weight_init_std"):
+    """A positive std as a float, or the initialiser's name as written in WEIGHT_INITS.
+
+    Names are accepted in any case ('he', 'HE'), and 'relu' / 'sigmoid' as in the seed.
+    """
+    if isinstance(weight_init_std, str):
+        key = weight_init_std.strip().lower()
+        key = WEIGHT_INIT_ALIASES.get(key, key).lower()
+        for canonical in WEIGHT_INITS:
+            if canonical.lower() == key:
+                return canonical
+        names = [*WEIGHT_INITS, *WEIGHT_INIT_ALIASES]
+        raise SettingError(
+            name,
+            f"must be a positive number or one of {', '.join(names)} (any case), "
+            f"got {weight_init_std!r}",
+        )
+    if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real):
+        raise SettingError(
+            name,
+            f"must be a positive number or one of {', '.join(WEIGHT_INITS)}, "
+            f"got {weight_init_std!r}",
+        )
+    return positive_number(name, weight_init_std)
+
+
+def check_activation(activation, name="activation"):
+    """The activation's name in lower case, if it is one of ACTIVATIONS."""
+    return choice(name, activation, list(ACTIVATIONS))
+
+
+def check_hidden_sizes(hidden_size_list, name="hidden_size_list"):
+    """The hidden layer sizes as a list of ints (from a list, tuple, range or 1-D array)."""
+    ordered = isinstance(hidden_size_list, (list, tuple, range)) or (
+        isinstance(hidden_size_list, np.ndarray) and hidden_size_list.ndim == 1
+    )
+    if not ordered:
+        raise SettingError(
+            name,
+            f"must be a list of positive whole numbers such as [40, 20], got {hidden_size_list!r}",
+        )
+    return [whole_number(f"{name}[{i}]", n) for i, n in enumerate(hidden_size_list)]
 
 
 def init_scale(weight_init_std, n_in, n_out):
     """Standard deviation of a weight matrix of shape (n_in, n_out).
 
     ``weight_init_std`` is a positive number or a name (case-insensitive):
-    'he'/'relu' sqrt(2/n_in), 'xavier'/'sigmoid' sqrt(1/n_in),
-    'glorot' sqrt(2/(n_in+n_out)).
+    'He'/'relu' sqrt(2/n_in), 'Xavier'/'sigmoid' sqrt(1/n_in),
+    'Glorot' sqrt(2/(n_in+n_out)).
     """
-    if isinstance(weight_init_std, str):
-        key = weight_init_std.strip().lower()
-        if key not in WEIGHT_INITS:
-            raise ValueError(
-                f"unknown weight_init_std {weight_init_std!r}: use a positive number or one of "
-                f"{sorted(WEIGHT_INITS)} (case-insensitive)"
-            )
-        return float(WEIGHT_INITS[key](n_in, n_out))
-    if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, (int, float)):
-        raise ValueError(
-            f"weight_init_std must be a positive number or one of {sorted(WEIGHT_INITS)}, "
-            f"got {weight_init_std!r}"
-        )
-    if not np.isfinite(weight_init_std) or weight_init_std <= 0:
-        raise ValueError(f"weight_init_std must be a positive number, got {weight_init_std!r}")
-    return float(weight_init_std)
-
-
-def check_positive_int(name, value):
-    """``value`` as an int if it is a whole number >= 1, else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number (>= 1), got {value!r}")
-    return int(value)
-
-
-def parse_hidden_sizes(text):
-    """'40,20' -> [40, 20]: hidden layer sizes typed by a person (CLI, dashboard).
-
-    Raises ValueError saying what is wrong with the text.
-    """
-    cleaned = str(text).strip().strip("[]()").strip()
-    if not cleaned:
-        raise ValueError("hidden layers is empty: enter the size of each hidden layer, e.g. 40,20")
-    sizes = []
-    for part in cleaned.split(","):
-        part = part.strip()
-        try:
-            size = int(part)
-        except ValueError:
-            raise ValueError(
-                f"hidden layers {text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
-            ) from None
-        if size < 1:
-            raise ValueError(
-                f"hidden layers {text!r}: each size must be at least 1, got {size} "
-                "(whole numbers >= 1, such as 40,20)"
-            )
-        sizes.append(size)
-    return sizes
-
-
-def network_label(activation, weight_init_std, hidden_size_list):
-    """Short description of a network's settings, such as 'relu / He [40,20]'."""
-    hidden = ",".join(str(n) for n in hidden_size_list)
-    return f"{activation} / {weight_init_std} [{hidden}]"
+    value = check_weight_init(weight_init_std)
+    if isinstance(value, str):
+        return float(WEIGHT_INITS[value](n_in, n_out))
+    return value
 
 
 class MultiLayerNet:
@@ -95,9 +98,9 @@ class MultiLayerNet:
     hidden_size_list: nodes of each hidden layer, e.g. [40, 20]
     output_size: nodes of the output layer (10 classes)
     activation: 'sigmoid', 'relu' or 'tanh'
-    weight_init_std: a positive std, or 'he'/'relu', 'xavier'/'sigmoid', 'glorot'
+    weight_init_std: a positive std, or 'He'/'relu', 'Xavier'/'sigmoid', 'Glorot'
     weight_decay_lambda: strength of the L2 penalty 0.5 * lambda * sum(W**2)
-    dtype: float dtype of the weights (float32 for speed, float64 for gradient checks)
+    dtype: np.float32 (fast) or np.float64 (for gradient checks)
     seed: seed of the weight initialisation; the same seed gives the same weights
     """
 
@@ -112,44 +115,35 @@ class MultiLayerNet:
         dtype=np.float32,
         seed=None,
     ):
-        self.input_size = check_positive_int("input_size", input_size)
-        self.output_size = check_positive_int("output_size", output_size)
-        if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__iter__"):
-            raise ValueError(
-                f"hidden_size_list must be a list of positive whole numbers such as [40, 20], "
-                f"got {hidden_size_list!r}"
-            )
-        self.hidden_size_list = [
-            check_positive_int(f"hidden_size_list[{i}]", n) for i, n in enumerate(hidden_size_list)
-        ]
-        if not isinstance(activation, str) or activation.lower() not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}: choose one of {sorted(ACTIVATIONS)}"
-            )
-        self.activation = activation.lower()
-        self.weight_init_std = weight_init_std
-        if not np.isfinite(weight_decay_lambda) or weight_decay_lambda < 0:
-            raise ValueError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
-        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.input_size = whole_number("input_size", input_size)
+        self.output_size = whole_number("output_size", output_size)
+        self.hidden_size_list = check_hidden_sizes(hidden_size_list)
+        self.activation = check_activation(activation)
+        self.weight_init_std = check_weight_init(weight_init_std)
+        self.weight_decay_lambda = positive_number(
+            "weight_decay_lambda", weight_decay_lambda, allow_zero=True
+        )
+        if np.dtype(dtype) not in [np.dtype(t) for t in DTYPES]:
+            # float16 works but runs about 150 times slower: no BLAS for it.
+            raise SettingError("dtype", f"must be np.float32 or np.float64, got {dtype!r}")
         self.dtype = np.dtype(dtype)
-        if not np.issubdtype(self.dtype, np.floating):
-            raise ValueError(f"dtype must be a float dtype such as np.float32, got {dtype!r}")
+        self.seed = None if seed is None else whole_number("seed", seed, minimum=0)
         self.hidden_layer_num = len(self.hidden_size_list)
-        self.seed = seed
         self.params = {}
-        self._init_weight(weight_init_std, np.random.default_rng(seed))
+        self._init_weight(np.random.default_rng(self.seed))
 
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
-            self.layers[f"Affine{idx}"] = layers.Affine(
-                self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1
-            )
+            self.layers[f"Affine{idx}"] = self._affine(idx)
             self.layers[f"Activation_function{idx}"] = ACTIVATIONS[self.activation]()
         idx = self.hidden_layer_num + 1
-        self.layers[f"Affine{idx}"] = layers.Affine(
-            self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1
-        )
+        self.layers[f"Affine{idx}"] = self._affine(idx)
         self.last_layer = layers.SoftmaxWithLoss()
+
+    def _affine(self, idx):
+        # Nothing uses the gradient of the input images: the first layer skips that
+        # product, the largest of the backward pass.
+        return layers.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1)
 
     @property
     def sizes(self):
@@ -161,19 +155,31 @@ class MultiLayerNet:
         """Names of the weight matrices, input to output: ['W1', 'W2', ...]."""
         return [f"W{i}" for i in range(1, self.hidden_layer_num + 2)]
 
-    def _init_weight(self, weight_init_std, rng):
+    def _init_weight(self, rng):
         sizes = self.sizes
-        for idx in range(1, len(sizes)):
-            n_in, n_out = sizes[idx - 1], sizes[idx]
-            scale = init_scale(weight_init_std, n_in, n_out)
-            self.params[f"W{idx}"] = (scale * rng.standard_normal((n_in, n_out))).astype(self.dtype)
+        shapes = [(sizes[i - 1], sizes[i]) for i in range(1, len(sizes))]
+        _check_memory(shapes, self.dtype)
+        for idx, (n_in, n_out) in enumerate(shapes, start=1):
+            scale = init_scale(self.weight_init_std, n_in, n_out)
+            W = np.empty((n_in, n_out), dtype=self.dtype)
+            rows = max(1, _INIT_CHUNK // n_out)
+            for start in range(0, n_in, rows):
+                part = rng.standard_normal((min(rows, n_in - start), n_out))
+                W[start : start + rows] = scale * part
+            if not np.all(np.isfinite(W)):
+                raise SettingError(
+                    "weight_init_std",
+                    f"{self.weight_init_std!r} gives weights too large for {self.dtype.name} "
+                    "(they overflow to infinity); use a std such as 0.01, 'Xavier' or 'He'",
+                )
+            self.params[f"W{idx}"] = W
             self.params[f"b{idx}"] = np.zeros(n_out, dtype=self.dtype)
 
     def _as_input(self, x):
         # One cast up front keeps every product in the network's dtype.
         return np.asarray(x, dtype=self.dtype)
 
-    def predict(self, x):
+    def predict(self, x, train_flg=False):
         """Scores (logits) for each row of x."""
         x = self._as_input(x)
         for layer in self.layers.values():
@@ -199,23 +205,24 @@ class MultiLayerNet:
         )
         return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, d):
-        """Cross-entropy loss plus the L2 weight penalty."""
-        y = self.predict(x)
+    def loss(self, x, d, train_flg=False):
+        """Cross-entropy loss plus the L2 weight penalty (d: label indices or one-hot)."""
+        y = self.predict(x, train_flg)
         return self.last_layer.forward(y, d) + self.weight_penalty()
 
     def accuracy(self, x, d):
         """Fraction of rows whose highest score is the label (d: indices or one-hot)."""
+        d = label_indices(d, self.output_size)
         # The argmax of the logits is that of the softmax: no softmax is needed here.
-        y = np.argmax(self.predict(x), axis=1)
-        d = np.asarray(d)
-        if d.ndim != 1:
-            d = np.argmax(d, axis=1)
-        return float(np.count_nonzero(y == d) / x.shape[0])
+        y = np.argmax(self.predict(x, train_flg=False), axis=1)
+        return float(np.count_nonzero(y == d) / y.shape[0])
 
-    def gradient(self, x, d):
-        """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``."""
-        self.loss(x, d)
+    def loss_and_gradient(self, x, d):
+        """(loss, gradients) of one batch from one forward and one backward pass.
+
+        The gradients are a dict keyed like ``params``.
+        """
+        loss = self.loss(x, d, train_flg=True)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
             dout = layer.backward(dout)
@@ -227,7 +234,11 @@ class MultiLayerNet:
             if self.weight_decay_lambda:
                 grad[f"W{idx}"] = affine.dW + self.weight_decay_lambda * affine.W
             grad[f"b{idx}"] = affine.db
-        return grad
+        return loss, grad
+
+    def gradient(self, x, d):
+        """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``."""
+        return self.loss_and_gradient(x, d)[1]
 
     def __repr__(self):
         return (
@@ -235,3 +246,27 @@ class MultiLayerNet:
             f"weight_init_std={self.weight_init_std!r}, dtype={self.dtype.name}, "
             f"seed={self.seed!r})"
         )
+
+
+def _check_memory(shapes, dtype):
+    """MemoryError naming the size, before allocating weights that cannot fit."""
+    needed = sum((n_in + 1) * n_out for n_in, n_out in shapes) * dtype.itemsize
+    available = _available_memory()
+    if available is not None and needed > available:
+        layout = " + ".join(f"{n_in}x{n_out}" for n_in, n_out in shapes)
+        raise MemoryError(
+            f"the network's {dtype.name} weights ({layout}) need {needed / 1e9:.1f} GB, "
+            f"but only {available / 1e9:.1f} GB of memory is free; use smaller hidden layers"
+        )
+
+
+def _available_memory():
+    """Bytes of memory available now (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -55,7 +55,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
     "kwargs, words",
     [
         ({"activation": "softplus"}, ["softplus", "relu", "sigmoid", "tanh"]),
-        ({"weight_init_std": "kaiming"}, ["kaiming", "he", "xavier", "glorot"]),
+        ({"weight_init_std": "kaiming"}, ["kaiming", "He", "Xavier", "Glorot"]),
         ({"weight_init_std": -0.1}, ["positive"]),
         ({"weight_init_std": 0}, ["positive"]),
         ({"hidden_size_list": [40, 0]}, ["hidden_size_list[1]", "positive"]),

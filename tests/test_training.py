@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from course_lib import MultiLayerNet
+from course_lib.config import RunConfig
 from course_lib.training import History, print_progress, train
 
 
@@ -108,8 +109,7 @@ def test_print_progress_prints_the_seed_lines(capsys):
 
 def test_summary_and_first_iter_above():
     h = History(
-        settings={"activation": "relu", "weight_init_std": "He", "hidden_size_list": [40, 20]},
-        iters_num=30,
+        config=RunConfig(activation="relu", weight_init_std="he", iters_num=30),
         eval_iters=[10, 20, 30],
         train_acc=[0.3, 0.6, 0.9],
         test_acc=[0.2, 0.55, 0.8],
@@ -119,4 +119,4 @@ def test_summary_and_first_iter_above():
     assert h.first_iter_above(0.85, metric="train") == 30
     assert h.first_iter_above(0.95) is None
     s = h.summary()
-    assert "relu / He [40,20]" in s and "test 0.800" in s and "from iter 20" in s
+    assert "relu / He [40,20] lr=0.1" in s and "test 0.800" in s and "from iter 20" in s

@@ -53,11 +53,40 @@ def softmax(x):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def _label_indices(d, n_classes):
+def label_indices(d, n_classes, where="labels"):
+    """Labels as an array of class indices, checked against ``n_classes`` outputs.
+
+    ``d`` holds one-hot rows of width ``n_classes`` or whole-number labels in
+    ``[0, n_classes)``. Anything else raises ValueError naming ``where`` and the bad value:
+    a label of -1 would otherwise index class 9, and a one-hot row of the wrong width
+    would be silently flattened.
+    """
     d = np.asarray(d)
-    if d.ndim == 2 and d.shape[1] == n_classes:
+    if d.ndim == 2:
+        if d.shape[1] != n_classes:
+            raise ValueError(
+                f"{where}: one-hot rows of width {d.shape[1]}, but the network has "
+                f"{n_classes} outputs; use rows of width {n_classes} or label indices"
+            )
         return np.argmax(d, axis=1)
-    return d.reshape(-1).astype(np.intp)
+    if d.ndim != 1:
+        raise ValueError(
+            f"{where}: labels of shape {d.shape}; use one label per row (shape (N,)) "
+            f"or one-hot rows (shape (N, {n_classes}))"
+        )
+    if d.dtype.kind not in "iu":
+        if d.dtype.kind != "f" or not np.all(np.isfinite(d)) or np.any(d != np.round(d)):
+            raise ValueError(f"{where}: labels must be whole numbers, got dtype {d.dtype}")
+    if d.size:
+        low, high = d.min(), d.max()
+        if low < 0 or high >= n_classes:
+            bad = low if low < 0 else high
+            position = int(np.flatnonzero(d == bad)[0])
+            raise ValueError(
+                f"{where}: label {bad:g} at position {position} is outside 0..{n_classes - 1} "
+                f"(the network has {n_classes} outputs)"
+            )
+    return d.astype(np.intp, copy=False)
 
 
 def cross_entropy_error(y, d):
@@ -72,7 +101,7 @@ def cross_entropy_error(y, d):
         # One sample: d is either its one-hot row or its label index.
         y = y.reshape(1, -1)
         d = d.reshape(1, -1) if d.size == y.shape[1] else d.reshape(1)
-    idx = _label_indices(d, y.shape[1])
+    idx = label_indices(d, y.shape[1])
     p = y[np.arange(y.shape[0]), idx]
     tiny = np.finfo(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64).tiny
     return float(-np.mean(np.log(np.maximum(p, tiny))))
@@ -85,7 +114,7 @@ def softmax_with_cross_entropy(logits, d):
     enough for float64 gradient checks (log(y + 1e-7) is not).
     """
     logits = np.asarray(logits)
-    idx = _label_indices(d, logits.shape[1])
+    idx = label_indices(d, logits.shape[1])
     m = np.max(logits, axis=1, keepdims=True)
     y = logits - m
     np.exp(y, out=y)
@@ -103,8 +132,8 @@ def softmax_cross_entropy(logits, d):
 
 
 def one_hot(d, n_classes=10, dtype=np.float32):
-    """Label indices -> one-hot rows."""
-    d = np.asarray(d).reshape(-1).astype(np.intp)
-    out = np.zeros((d.size, n_classes), dtype=dtype)
-    out[np.arange(d.size), d] = 1
+    """Label indices -> one-hot rows (labels outside 0..n_classes-1 raise ValueError)."""
+    idx = label_indices(np.asarray(d).reshape(-1), n_classes)
+    out = np.zeros((idx.size, n_classes), dtype=dtype)
+    out[np.arange(idx.size), idx] = 1
     return out

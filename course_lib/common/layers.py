@@ -7,7 +7,7 @@ in-place update such as ``params['W1'] -= lr * grad['W1']`` reaches the layer.
 
 import numpy as np
 
-from course_lib.common.functions import _label_indices, sigmoid, softmax_with_cross_entropy
+from course_lib.common.functions import label_indices, sigmoid, softmax_with_cross_entropy
 
 
 class Affine:
@@ -105,18 +105,18 @@ class SoftmaxWithLoss:
         self.loss = None
         self.y = None
         self.d = None
-        self._label_idx = None
+        self.label_idx = None
 
     def forward(self, x, d):
         self.d = d
-        self._label_idx = _label_indices(d, x.shape[1])
-        self.y, self.loss = softmax_with_cross_entropy(x, self._label_idx)
+        self.label_idx = label_indices(d, x.shape[1])
+        self.y, self.loss = softmax_with_cross_entropy(x, self.label_idx)
         return self.loss
 
     def backward(self, dout=1):
         batch_size = self.y.shape[0]
         # A copy: self.y stays the softmax output for anyone who reads it.
         dx = self.y.copy()
-        dx[np.arange(batch_size), self._label_idx] -= 1
+        dx[np.arange(batch_size), self.label_idx] -= 1
         dx *= dout / batch_size
         return dx

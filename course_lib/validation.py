@@ -1,0 +1,67 @@
+"""Checks of values a person chose, with messages that say what was wrong and what to do.
+
+Every setting of a run is checked here once, where it enters (``RunConfig``,
+``MultiLayerNet``, ``train()``). A failed check raises ``SettingError``, a ValueError
+that remembers which setting it was about, so each front end can name the setting in
+its own words: the CLI says ``--iters``, the dashboard says ``iterations``.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+
+class SettingError(ValueError):
+    """A setting has a value that cannot be used.
+
+    ``name`` is the setting's Python name (``iters_num``), ``problem`` the rest of the
+    sentence (``must be a whole number >= 1, got 0``). ``str()`` joins the two.
+    """
+
+    def __init__(self, name, problem):
+        super().__init__(f"{name} {problem}")
+        self.name = name
+        self.problem = problem
+
+    def named(self, label):
+        """The same message with the setting called ``label`` (a flag, a control)."""
+        return f"{label} {self.problem}"
+
+
+def whole_number(name, value, minimum=1):
+    """``value`` as an int if it is a whole number >= minimum, else SettingError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive whole number (>= 1)" if minimum == 1 else f"a whole number >= {minimum}"
+        raise SettingError(name, f"must be {kind}, got {value!r}")
+    return int(value)
+
+
+def positive_number(name, value, allow_zero=False):
+    """``value`` as a float if it is a finite number > 0 (>= 0 with allow_zero)."""
+    kind = "a number >= 0" if allow_zero else "a positive number"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SettingError(name, f"must be {kind}, got {value!r}")
+    number = plain_float(value)
+    if not math.isfinite(number):
+        raise SettingError(name, f"must be {kind} and finite, got {value!r}")
+    if number < 0 or (number == 0 and not allow_zero):
+        raise SettingError(name, f"must be {kind}, got {value!r}")
+    return number
+
+
+def plain_float(value):
+    """A Python float that prints as the value was written: np.float32(0.01) -> 0.01."""
+    if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:
+        # float(np.float32(0.01)) is 0.009999999776...; its shortest repr is '0.01'.
+        return float(str(value))
+    return float(value)
+
+
+def choice(name, value, choices):
+    """The entry of ``choices`` equal to ``value`` ignoring case, else SettingError."""
+    if isinstance(value, str):
+        for option in choices:
+            if option.lower() == value.strip().lower():
+                return option
+    raise SettingError(name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
