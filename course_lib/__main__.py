@@ -1,10 +1,16 @@
-"""Command line: ``python -m course_lib run`` and ``python -m course_lib reproduce``."""
+"""Command line: ``python -m course_lib run | reproduce | notebooks``.
+
+Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
+"""
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
-from course_lib.multi_layer_net import parse_hidden_sizes
+from course_lib import config as run_config
+from course_lib.data.mnist import SOURCES
+from course_lib.validation import SettingError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -14,100 +20,178 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _hidden_sizes(text):
-    try:
-        return parse_hidden_sizes(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _typed(parse):
+    """argparse type= from a Setting's parser: its own message instead of argparse's."""
+
+    def convert(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            problem = exc.problem if isinstance(exc, SettingError) else str(exc)
+            raise argparse.ArgumentTypeError(problem) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
-def _weight_init(text):
+def _add_setting_flags(parser):
+    """One flag per RunConfig setting, with its default in the help."""
+    defaults = run_config.RunConfig()
+    for name, setting in run_config.settings().items():
+        default = getattr(defaults, name)
+        options = {"dest": name, "default": default, "help": f"{setting.help} (default: "}
+        options["help"] += f"{defaults.text(name)})"
+        if isinstance(default, bool):
+            options["action"] = argparse.BooleanOptionalAction
+        elif setting.choices is not None:
+            options["choices"] = list(setting.choices)
+        elif setting.parse is not None:
+            options["type"] = _typed(setting.parse)
+        parser.add_argument(setting.flag, **options)
+
+
+def _unused_path(path):
+    """``path``, or ``name (2).png`` ... if a file of that name exists: never overwrite."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
+
+
+def _writable_folder(folder):
+    """Create ``folder`` if needed and make sure a file can be written there, or ValueError."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder")
     try:
-        return float(text)
-    except ValueError:
-        return text
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = _unused_path(folder / ".course-lib-write-test")
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"--out {folder}: cannot write there ({exc.strerror or exc})") from None
+    return folder
+
+
+class _StopOnInterrupt:
+    """Ctrl-C asks the run to stop at its next evaluation (its figure is kept); a second
+    Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping at the next evaluation (Ctrl-C again to quit now)", file=sys.stderr)
+
+    def callback(self, history):
+        return not self.requested
 
 
 def _run(args):
     import matplotlib
 
     matplotlib.use("Agg")
-    from course_lib.data.mnist import load_mnist
-    from course_lib.multi_layer_net import MultiLayerNet
-    from course_lib.training import print_progress, train
+    from course_lib import plots
+    from course_lib.history import describe_data
+    from course_lib.training import print_progress, run
 
-    network = MultiLayerNet(
-        input_size=784,
-        hidden_size_list=args.hidden,
-        output_size=10,
-        activation=args.activation,
-        weight_init_std=args.weight_init,
-        seed=args.seed,
-    )
-    data = load_mnist(normalize=True, one_hot_label=True, dataset=args.dataset, source=args.source)
-    history = train(
-        network,
-        data,
-        iters_num=args.iters,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        seed=args.seed,
-        callback=print_progress(),
-    )
+    values = {name: getattr(args, name) for name in run_config.settings()}
+    try:
+        config = run_config.RunConfig(**values)
+    except SettingError as exc:
+        flag = run_config.settings(all_fields=True)[exc.name].flag
+        raise ValueError(exc.named(flag)) from None
+    out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
+    data = config.load_data(source=args.source)
+    print(f"data: {describe_data(data)['description']}")
+    with _StopOnInterrupt() as interrupt:
+        history = run(config, data, callback=[print_progress(), interrupt.callback])
     print(history.summary())
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    hidden = "-".join(str(n) for n in args.hidden)
-    path = out / f"accuracy_{args.activation}_{args.weight_init}_{hidden}.png"
-    history.figure().savefig(path, dpi=100)
+    slug = config.label.replace(" / ", "_").replace(" ", "_").replace("[", "").replace("]", "")
+    path = _unused_path(out / f"accuracy_{slug}_seed{config.seed}.png")
+    plots.accuracy_figure(history).savefig(path, dpi=100)
     print(f"figure: {path}")
-    return 0 if history.status != "diverged" else 1
+    if history.status == "diverged" or "dead ReLUs" in history.message:
+        return 1
+    return 130 if interrupt.requested else 0
 
 
 def _reproduce(args):
     from course_lib.report import reproduce
 
     try:
-        reproduce(out_dir=Path(args.out), source=args.source, notebooks=args.notebooks)
+        reproduce(
+            out_dir=Path(args.out),
+            source=args.source,
+            notebooks=args.notebooks,
+            shipped=args.shipped,
+        )
     except RuntimeError as exc:
         print(f"python -m course_lib reproduce: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
+def _notebooks(args):
+    from course_lib.coursework import copy_notebooks
+
+    copied, kept = copy_notebooks(args.dest)
+    for name in copied:
+        print(f"copied {name}")
+    for name in kept:
+        print(f"kept   {name} (already in {args.dest}: your copy is not overwritten)")
+    print(f"notebooks are in {Path(args.dest).resolve()}")
+    return 0
+
+
 def build_parser():
     """The argument parser of ``python -m course_lib``."""
-    parser = _Parser(prog="python -m course_lib", description=__doc__)
+    parser = _Parser(prog="python -m course_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="train one network the way the seed does")
-    run.add_argument("--activation", default="relu", choices=["sigmoid", "relu", "tanh"])
+    _add_setting_flags(run)
     run.add_argument(
-        "--weight-init",
-        type=_weight_init,
-        default=0.01,
-        help="a std such as 0.01, or He, Xavier, Glorot (default 0.01)",
+        "--source",
+        default="auto",
+        choices=SOURCES,
+        help="where the data comes from (default: auto, see the README)",
     )
-    run.add_argument("--hidden", type=_hidden_sizes, default=[40, 20], help="e.g. 40,20")
-    run.add_argument("--iters", type=int, default=2000)
-    run.add_argument("--batch-size", type=int, default=100)
-    run.add_argument("--lr", type=float, default=0.1)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--dataset", default="mnist", choices=["mnist", "fashion"])
-    run.add_argument("--source", default="auto", choices=["auto", "sample", "download"])
-    run.add_argument("--out", default="out", help="folder for the figure (default out/)")
+    run.add_argument("--out", default="out", help="folder for the figure (default: out)")
     run.set_defaults(func=_run)
 
     rep = sub.add_parser("reproduce", help="execute every notebook and write a report")
-    rep.add_argument("--out", default="report", help="folder for the report (default report/)")
+    rep.add_argument("--out", default="report", help="folder for the report (default: report)")
     rep.add_argument(
         "--source",
         default="sample",
-        choices=["auto", "sample", "download"],
-        help="data for the notebooks: the bundled sample (default) or full MNIST",
+        choices=SOURCES,
+        help="data for the notebooks: the bundled sample (default) or full MNIST (auto)",
     )
-    rep.add_argument("--notebooks", default=None, help="folder of the notebooks")
+    rep.add_argument(
+        "--notebooks", default=None, help="folder of the notebooks (default: the shipped ones)"
+    )
+    rep.add_argument(
+        "--shipped",
+        action="store_true",
+        help="run the notebooks as shipped, even if they were edited since",
+    )
     rep.set_defaults(func=_reproduce)
+
+    nbs = sub.add_parser("notebooks", help="copy the course notebooks into a folder")
+    nbs.add_argument("dest", nargs="?", default="course-notebooks", help="(default: %(default)s)")
+    nbs.set_defaults(func=_notebooks)
     return parser
 
 
@@ -115,14 +199,21 @@ def main(argv=None):
     """Entry point; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    where = f"{parser.prog} {args.command}"
     try:
         return args.func(args)
-    except (ValueError, OSError) as exc:
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as exc:
+        print(f"{where}: error: out of memory: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: still one line, with what to send us
+        print(f"{where}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

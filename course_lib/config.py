@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from course_lib.common.optimizer import OPTIMIZERS, make_optimizer
+from course_lib.data.mnist import load_mnist
 from course_lib.multi_layer_net import (
     ACTIVATIONS,
     WEIGHT_INITS,
@@ -299,6 +300,13 @@ class RunConfig:
     def build_optimizer(self):
         """A fresh optimizer with this run's update rule and learning rate."""
         return make_optimizer(self.optimizer, self.learning_rate)
+
+    def load_data(self, **options):
+        """This run's dataset as the seed loads it (normalised, one-hot labels).
+
+        options: load_mnist()'s keywords, such as source='sample'.
+        """
+        return load_mnist(normalize=True, one_hot_label=True, dataset=self.dataset, **options)
 
     def text(self, name):
         """Field ``name`` as a person would type it (the inverse of from_text)."""

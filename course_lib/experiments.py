@@ -1,49 +1,36 @@
-"""The seed's runs as named presets, and one function to run any of them.
+"""The seed's runs as presets: a name, a RunConfig, and the seed's claim about it.
 
-Each preset carries the seed's own observation (its 考察) and a check that
-says whether our run agrees with it, so the report can put the two side by side.
+Each preset carries the seed's own observation (its 考察) and a check that says
+whether a run agrees with it. The report finds a run's preset by the run's actual
+settings (``find_preset``), never by a name typed next to it; notebooks set their
+experiments in plain view and never need a preset.
 """
 
 from dataclasses import dataclass, field
 
+from course_lib.config import RunConfig
 from course_lib.diagnostics import gradient_ratio
-from course_lib.multi_layer_net import MultiLayerNet, network_label
-from course_lib.report import record
-from course_lib.training import train
+from course_lib.training import run
 
 
 @dataclass(frozen=True)
 class Preset:
-    """One named run: network settings, training settings and the seed's claim about it."""
+    """One named run: its RunConfig and the seed's claim about it.
+
+    observation: what the seed (or, for runs it never made, our expectation) says
+    claim: the check we apply, in words; check(history) -> bool applies it
+    """
 
     name: str
-    activation: str
-    weight_init_std: object
-    hidden_size_list: tuple = (40, 20)
-    iters_num: int = 2000
-    batch_size: int = 100
-    learning_rate: float = 0.1
-    eval_interval: int = 10
-    title: str = "accuracy"
+    config: RunConfig
     observation: str = ""
     claim: str = ""
     check: object = field(default=None, compare=False, repr=False)
 
     @property
     def label(self):
-        """Short description such as 'relu / 0.01 [40,20]'."""
-        return network_label(self.activation, self.weight_init_std, self.hidden_size_list)
-
-    def build_network(self, seed=0, input_size=784, output_size=10):
-        """A fresh MultiLayerNet with this preset's settings."""
-        return MultiLayerNet(
-            input_size=input_size,
-            hidden_size_list=list(self.hidden_size_list),
-            output_size=output_size,
-            activation=self.activation,
-            weight_init_std=self.weight_init_std,
-            seed=seed,
-        )
+        """The settings in short, such as 'relu / 0.01 [40,20] lr=0.1'."""
+        return self.config.label
 
     def agrees(self, history):
         """True if the run shows what the seed observed (None if there is no claim)."""
@@ -62,28 +49,26 @@ def _reaches_half_by(history, it):
     return first is not None and first <= it
 
 
+SEED = RunConfig(hidden_size_list=(40, 20), learning_rate=0.1, iters_num=2000)
+
 _PRESETS = [
     Preset(
         "sigmoid_0.01",
-        "sigmoid",
-        0.01,
+        SEED.replace(activation="sigmoid", weight_init_std=0.01),
         observation="訓練セットもテストセットも学習を進めても共に精度がほぼ全く上がらなかった。",
         claim="final test accuracy < 0.2",
         check=lambda h: h.final_test_acc < 0.2,
     ),
     Preset(
         "relu_0.01",
-        "relu",
-        0.01,
+        SEED.replace(activation="relu", weight_init_std=0.01),
         observation="350回辺りから精度が上昇していき、最終的に精度が90%あたりに収束した。",
         claim="final test accuracy >= 0.85",
         check=lambda h: h.final_test_acc >= 0.85,
     ),
     Preset(
         "relu_0.01_30_15",
-        "relu",
-        0.01,
-        hidden_size_list=(30, 15),
+        SEED.replace(activation="relu", weight_init_std=0.01, hidden_size_list=(30, 15)),
         observation="500回目辺りから緩やかに精度が上昇していき、2000回で訓練セット、"
         "テストセット共に90%程度の精度になった。",
         claim="final test accuracy >= 0.85",
@@ -91,9 +76,7 @@ _PRESETS = [
     ),
     Preset(
         "relu_0.01_60_30",
-        "relu",
-        0.01,
-        hidden_size_list=(60, 30),
+        SEED.replace(activation="relu", weight_init_std=0.01, hidden_size_list=(60, 30)),
         observation="[40, 20] のときより急に精度が上昇し、2000回で訓練セットは精度がほぼ100%に"
         "なり、テストセットは90%程度の精度になった。",
         claim="mean train-batch accuracy of the last 10 evaluations >= 0.95",
@@ -101,9 +84,7 @@ _PRESETS = [
     ),
     Preset(
         "sigmoid_xavier",
-        "sigmoid",
-        "Xavier",
-        title="accuracy Xavier",
+        SEED.replace(activation="sigmoid", weight_init_std="Xavier"),
         observation="重みの初期値を設定することでsigmoidでも学習が全く進まなくなるということは"
         "無くなった。",
         claim="final test accuracy >= 0.8",
@@ -111,9 +92,7 @@ _PRESETS = [
     ),
     Preset(
         "relu_he",
-        "relu",
-        "He",
-        title="accuracy He",
+        SEED.replace(activation="relu", weight_init_std="He"),
         observation="特にHeはかなり早い段階でaccuracyが1.0に近くなる。",
         claim="test accuracy > 0.5 by iteration 100 and >= 0.9 at the end",
         check=lambda h: _reaches_half_by(h, 100) and h.final_test_acc >= 0.9,
@@ -121,18 +100,14 @@ _PRESETS = [
     # The seed's heading asks for these two but never runs them.
     Preset(
         "sigmoid_he",
-        "sigmoid",
-        "He",
-        title="accuracy sigmoid He",
+        SEED.replace(activation="sigmoid", weight_init_std="He"),
         observation="(シードの見出しが求めているが未実行) 予想: Xavierと同様に学習が進む。",
         claim="final test accuracy >= 0.8",
         check=lambda h: h.final_test_acc >= 0.8,
     ),
     Preset(
         "relu_xavier",
-        "relu",
-        "Xavier",
-        title="accuracy relu Xavier",
+        SEED.replace(activation="relu", weight_init_std="Xavier"),
         observation="(シードの見出しが求めているが未実行) 予想: Heと同様に早い段階で精度が上がる。",
         claim="test accuracy > 0.5 by iteration 100 and >= 0.9 at the end",
         check=lambda h: _reaches_half_by(h, 100) and h.final_test_acc >= 0.9,
@@ -165,9 +140,11 @@ GRID = [
 # --- Deep networks: the gradient-flow lab (notebook 04) ---------------------------------------
 # The seed's networks have two hidden layers; the vanishing gradient shows plainly with five.
 # The claims are about the gradient at initialisation (History.initial_grad_norms: the first
-# batch, before any update) and hold for the notebook's shorter runs as for 2000 iterations.
+# batch, before any update). The lab trains each network 500 iterations, evaluated every 20:
+# a network that does not learn in 500 does not in 2000 either, and those that learn pass
+# 90 % well before 500.
 
-DEEP_HIDDEN = (100, 100, 100, 100, 100)
+DEEP = RunConfig(hidden_size_list=(100,) * 5, iters_num=500, eval_interval=20)
 
 
 def _initial_ratio(history):
@@ -188,10 +165,7 @@ def _learns(history):
 _DEEP_PRESETS = [
     Preset(
         "deep_sigmoid_0.01",
-        "sigmoid",
-        0.01,
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep sigmoid 0.01",
+        DEEP.replace(activation="sigmoid", weight_init_std=0.01),
         observation="(演習にない5層の実験) 予想: 入力側の層ほど勾配が何桁も小さくなり、"
         "2層のとき以上に学習が進まない。",
         claim="at initialisation |dW1|/|dW6| < 1e-6, and final test accuracy < 0.2",
@@ -199,10 +173,7 @@ _DEEP_PRESETS = [
     ),
     Preset(
         "deep_sigmoid_xavier",
-        "sigmoid",
-        "Xavier",
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep sigmoid Xavier",
+        DEEP.replace(activation="sigmoid", weight_init_std="Xavier"),
         observation="(演習にない5層の実験) 予想: Xavierで勾配の縮みは大きく減るが、sigmoidの"
         "微分は最大0.25なので入力側ではまだ小さい。",
         claim="at initialisation 1e-5 < |dW1|/|dW6| < 1e-2 "
@@ -211,20 +182,14 @@ _DEEP_PRESETS = [
     ),
     Preset(
         "deep_sigmoid_he",
-        "sigmoid",
-        "He",
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep sigmoid He",
+        DEEP.replace(activation="sigmoid", weight_init_std="He"),
         observation="(演習にない5層の実験) 予想: Xavierと同じく、勾配の縮みは減るが残る。",
         claim="at initialisation 1e-5 < |dW1|/|dW6| < 1e-2",
         check=lambda h: 1e-5 < _initial_ratio(h) < 1e-2,
     ),
     Preset(
         "deep_relu_0.01",
-        "relu",
-        0.01,
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep relu 0.01",
+        DEEP.replace(activation="relu", weight_init_std=0.01),
         observation="(演習にない5層の実験) 予想: 2層では350回辺りから学習したが、5層では順伝播の"
         "信号そのものが層ごとに縮み、どの層の勾配も小さくなって学習が進まない。",
         claim="at initialisation every weight gradient norm < 1e-4, and final test accuracy < 0.2",
@@ -232,10 +197,7 @@ _DEEP_PRESETS = [
     ),
     Preset(
         "deep_relu_xavier",
-        "relu",
-        "Xavier",
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep relu Xavier",
+        DEEP.replace(activation="relu", weight_init_std="Xavier"),
         observation="(演習にない5層の実験) 予想: 勾配はどの層にも届き、早い段階で精度が上がる。",
         claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
         "and >= 0.9 at the end",
@@ -243,10 +205,7 @@ _DEEP_PRESETS = [
     ),
     Preset(
         "deep_relu_he",
-        "relu",
-        "He",
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep relu He",
+        DEEP.replace(activation="relu", weight_init_std="He"),
         observation="(演習にない5層の実験) 予想: 5層でもHeはかなり早い段階で精度が上がる。",
         claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
         "and >= 0.9 at the end",
@@ -254,10 +213,7 @@ _DEEP_PRESETS = [
     ),
     Preset(
         "deep_tanh_xavier",
-        "tanh",
-        "Xavier",
-        hidden_size_list=DEEP_HIDDEN,
-        title="accuracy deep tanh Xavier",
+        DEEP.replace(activation="tanh", weight_init_std="Xavier"),
         observation="(演習にない5層の実験) 予想: tanhは0の周りで微分が1なので、Xavierなら勾配が"
         "縮まずに届く。",
         claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 100 "
@@ -274,46 +230,23 @@ DEEP_RUNS = [p.name for p in _DEEP_PRESETS]
 
 def get_preset(name):
     """The preset called ``name``; ValueError listing the names if there is none."""
-    if isinstance(name, Preset):
-        return name
     try:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}: choose one of {list(PRESETS)}") from None
 
 
-def run_preset(name, data, *, seed=0, callback=None, network=None, **overrides):
-    """Build the preset's network and train it on ``data``; returns the History.
+def find_preset(config):
+    """The preset whose settings are ``config``'s (any seed), or None."""
+    if config is None:
+        return None
+    key = config.without_seeds()
+    for preset in PRESETS.values():
+        if preset.config.without_seeds() == key:
+            return preset
+    return None
 
-    ``seed`` seeds both the weights and the mini-batch draws. Keyword overrides
-    (e.g. ``iters_num=500``) replace the preset's training settings. The run is
-    recorded for ``python -m course_lib reproduce`` (see ``report.record``).
-    ``network``: train this network instead of building one, to look inside it
-    afterwards; pass ``preset.build_network(seed)`` so the run stays the preset's.
-    """
-    preset = get_preset(name)
-    settings = {
-        "iters_num": preset.iters_num,
-        "batch_size": preset.batch_size,
-        "learning_rate": preset.learning_rate,
-        "eval_interval": preset.eval_interval,
-    }
-    unknown = set(overrides) - set(settings)
-    if unknown:
-        raise ValueError(f"cannot override {sorted(unknown)}: choose from {sorted(settings)}")
-    settings.update(overrides)
-    x_train = data[0][0]
-    if network is None:
-        network = preset.build_network(seed=seed, input_size=int(x_train[0].size))
-    elif (network.activation, tuple(network.hidden_size_list)) != (
-        preset.activation,
-        tuple(preset.hidden_size_list),
-    ):
-        raise ValueError(
-            f"network {network!r} does not match preset {preset.name!r} ({preset.label}); "
-            f"build it with get_preset({preset.name!r}).build_network(seed)"
-        )
-    history = train(network, data, seed=seed, callback=callback, **settings)
-    history.settings["preset"] = preset.name
-    record(preset.name, history)
-    return history
+
+def run_preset(name, data, *, seed=0, callback=None):
+    """Train the preset called ``name`` on ``data`` with ``seed``; returns the History."""
+    return run(get_preset(name).config.replace(seed=seed), data, callback=callback)

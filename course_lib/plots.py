@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import LogLocator, MaxNLocator
 
+from course_lib.config import distinct_labels
 from course_lib.diagnostics import weight_keys_in_order
 
 STYLE = "ggplot"
@@ -48,16 +49,20 @@ def _mark_divergence(ax, history):
 
 
 @_styled
-def accuracy_figure(history, title="accuracy", ax=None):
-    """The seed's figure: training-set and test-set accuracy against iteration."""
+def accuracy_figure(history, title=None, ax=None):
+    """The seed's figure: training-set and test-set accuracy against iteration.
+
+    The title names the run's settings unless ``title`` is given.
+    """
     fig, ax = _axes(ax)
+    title = title or f"accuracy: {history.label}"
     ax.plot(history.eval_iters, history.train_acc, label="training set")
     ax.plot(history.eval_iters, history.test_acc, label="test set")
     ax.legend(loc="best")  # the seed's plt.legend(): out of the curves' way
     ax.set_title(title)
     ax.set_xlabel("iter")
     ax.set_ylabel("accuracy")
-    ax.set_xlim(0, max(history.iters_num, 1))
+    ax.set_xlim(0, history.x_extent)
     ax.set_ylim(0, 1.0)
     _mark_divergence(ax, history)
     return fig
@@ -65,11 +70,19 @@ def accuracy_figure(history, title="accuracy", ax=None):
 
 @_styled
 def overlay_figure(histories, metric="test", title=None, labels=None, ax=None):
-    """Several runs' accuracy curves on one axis; metric is 'test' or 'train'."""
+    """Several runs' accuracy curves on one axis; metric is 'test' or 'train'.
+
+    The legend shows what differs between the runs' settings unless ``labels`` is given.
+    """
     if metric not in ("test", "train"):
         raise ValueError(f"metric must be 'test' or 'train', got {metric!r}")
     fig, ax = _axes(ax)
-    labels = labels or [h.label for h in histories]
+    if labels is None:
+        configs = [h.config for h in histories]
+        if all(c is not None for c in configs):
+            labels = distinct_labels(configs)
+        else:
+            labels = [h.label for h in histories]
     for history, label in zip(histories, labels, strict=True):
         values = history.test_acc if metric == "test" else history.train_acc
         ax.plot(history.eval_iters, values, label=label)
@@ -77,7 +90,7 @@ def overlay_figure(histories, metric="test", title=None, labels=None, ax=None):
     ax.set_title(title or f"accuracy ({'test set' if metric == 'test' else 'training set'})")
     ax.set_xlabel("iter")
     ax.set_ylabel("accuracy")
-    ax.set_xlim(0, max([h.iters_num for h in histories] + [1]))
+    ax.set_xlim(0, max([h.x_extent for h in histories] + [1]))
     ax.set_ylim(0, 1.0)
     return fig
 
@@ -95,9 +108,10 @@ def loss_figure(history, ax=None, window=20):
     ax.set_title("loss")
     ax.set_xlabel("iter")
     ax.set_ylabel("loss")
-    ax.set_xlim(0, max(history.iters_num, 1))
+    ax.set_xlim(0, history.x_extent)
     if len(losses):
-        ax.legend(loc="upper right")
+        # Where no curve is: a fixed corner hides a run whose loss stays flat near ln 10.
+        ax.legend(loc="best")
     _mark_divergence(ax, history)
     return fig
 
@@ -239,7 +253,7 @@ def gradient_norms_figure(history, ax=None, title=None):
     ax.set_title(title or f"gradient norms: {history.label}")
     ax.set_xlabel("iter")
     ax.set_ylabel("gradient norm ‖∂L/∂W‖")
-    ax.set_xlim(0, max(history.iters_num, 1))
+    ax.set_xlim(0, history.x_extent)
     if ax.lines:
         ax.legend(loc="best", fontsize="small", ncol=2)
     _mark_divergence(ax, history)

@@ -1,9 +1,13 @@
 """``python -m course_lib reproduce``: execute every notebook and write a report.
 
-The notebooks stay the one place where the exercise runs. While ``reproduce``
-executes them it sets ``COURSE_LIB_RESULTS_DIR``; every run recorded with
-``record()`` (``run_preset`` does it for its runs) is then written there as JSON,
-and the report's table is built from those files and the presets' claims.
+The notebooks stay the one place where the exercise runs. ``reproduce`` executes each in
+a fresh kernel, reads the runs it made back from the executed notebook (``results``),
+checks each run against the claim for its actual settings, and writes ``report.md``
+with the executed notebooks, their figures and ``runs.json`` next to it.
+
+It never writes into the folder the notebooks are read from, and never deletes or
+overwrites a file it did not write: the output folder must be new, empty, or a report
+it made before (its ``.course-lib-report.json`` lists the files it wrote).
 """
 
 import base64
@@ -13,51 +17,47 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS_ENV = "COURSE_LIB_RESULTS_DIR"
+from course_lib import coursework
+from course_lib.data.mnist import SOURCES
+from course_lib.results import notebook_runs, verdict
+
+MANIFEST = ".course-lib-report.json"
 
 
-def record(name, history):
-    """Save ``history`` under ``name`` for the report, if a report is being made.
-
-    Does nothing unless ``COURSE_LIB_RESULTS_DIR`` is set, so notebooks can
-    call it unconditionally.
-    """
-    folder = os.environ.get(RESULTS_ENV)
-    if not folder:
-        return None
-    path = Path(folder) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"name": name, **history.to_dict()}, default=str), "utf-8")
-    os.replace(tmp, path)
-    return path
+class OutputFolderError(ValueError):
+    """The output folder is not one ``reproduce`` may write into; the message says why."""
 
 
-def load_results(folder):
-    """The recorded runs in ``folder``: {name: History}, in recording order."""
-    from course_lib.training import History
-
-    paths = sorted(Path(folder).glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-    results = {}
-    for path in paths:
-        data = json.loads(path.read_text("utf-8"))
-        results[data.pop("name")] = History.from_dict(data)
-    return results
-
-
-def find_notebooks(folder=None):
-    """The course notebooks (NN_*.ipynb) in teaching order."""
-    if folder is None:
-        here = Path(__file__).resolve().parents[1] / "notebooks"
-        folder = here if here.is_dir() else Path.cwd() / "notebooks"
-    folder = Path(folder)
-    notebooks = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    if not notebooks:
-        raise FileNotFoundError(
-            f"no course notebooks (NN_*.ipynb) in {folder}; run from the project checkout "
-            "or pass --notebooks DIR"
+def _prepare_output(out_dir, notebooks_dir):
+    """Check ``out_dir`` and remove what an earlier reproduce wrote there (only that)."""
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == Path(notebooks_dir).resolve():
+        raise OutputFolderError(
+            f"{out_dir} is the folder the notebooks are read from; the executed copies would "
+            "replace them. Choose another folder with --out"
         )
-    return notebooks
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
+    manifest = out_dir / MANIFEST
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not manifest.is_file():
+            raise OutputFolderError(
+                f"{out_dir} is not empty and is not a report made by reproduce; choose a new "
+                "or empty folder with --out (nothing was changed)"
+            )
+        try:
+            written = json.loads(manifest.read_text("utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise OutputFolderError(
+                f"{manifest} is damaged ({exc}); choose a new folder with --out"
+            ) from None
+        for name in written:
+            target = (out_dir / name).resolve()
+            # Only files inside out_dir: a manifest edited to point elsewhere deletes nothing.
+            if target.parent.is_relative_to(out_dir.resolve()) and target.is_file():
+                target.unlink()
+    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def _png_outputs(nb):
@@ -68,25 +68,25 @@ def _png_outputs(nb):
                 yield base64.b64decode(data["image/png"])
 
 
-def _execute(paths, out_dir, timeout):
-    """Run each notebook in a fresh kernel; returns [(path, seconds, error or None)]."""
-    import nbformat
+def _execute(books, out_dir, timeout):
+    """Run each (name, notebook, folder) in a fresh kernel; returns one record per notebook."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm import tqdm
 
-    books = [nbformat.read(p, as_version=4) for p in paths]
-    total = sum(1 for nb in books for c in nb.cells if c.cell_type == "code")
+    total = sum(1 for _, nb, _ in books for c in nb.cells if c.cell_type == "code")
     done = []
     with tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar:
-        for path, nb in zip(paths, books, strict=True):
-            bar.set_description(path.stem)
+        for name, nb, folder in books:
+            bar.set_description(Path(name).stem)
             client = NotebookClient(
                 nb,
                 timeout=timeout,
                 kernel_name="python3",
-                resources={"metadata": {"path": str(path.parent)}},
+                resources={"metadata": {"path": str(folder)}},
                 on_cell_executed=lambda **_: bar.update(1),
+                # The kernel's warning about its local TCP transport is not for students.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
             start = time.perf_counter()
             error = None
@@ -94,129 +94,190 @@ def _execute(paths, out_dir, timeout):
                 client.execute()
             except CellExecutionError as exc:
                 error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-            seconds = time.perf_counter() - start
-            nbformat.write(nb, out_dir / path.name)
-            figures = out_dir / "figures"
-            figures.mkdir(exist_ok=True)
-            pngs = []
-            for k, png in enumerate(_png_outputs(nb), start=1):
-                target = figures / f"{path.stem}_{k:02d}.png"
-                target.write_bytes(png)
-                pngs.append(target)
-            done.append((path, seconds, error, pngs))
+            done.append(
+                {
+                    "name": name,
+                    "nb": nb,
+                    "seconds": time.perf_counter() - start,
+                    "error": error,
+                    "runs": notebook_runs(nb),
+                }
+            )
     return done
 
 
+def _write_outputs(out_dir, executed):
+    """Executed notebooks and figures into out_dir; returns the names written."""
+    import nbformat
+
+    written = []
+    for record in executed:
+        nbformat.write(record["nb"], out_dir / record["name"])
+        written.append(record["name"])
+        record["figures"] = []
+        stem = Path(record["name"]).stem
+        for k, png in enumerate(_png_outputs(record["nb"]), start=1):
+            name = f"figures/{stem}_{k:02d}.png"
+            (out_dir / name).write_bytes(png)
+            written.append(name)
+            record["figures"].append(name)
+    return written
+
+
 def _fmt(value):
-    return "-" if value is None else f"{value:.3f}"
+    return "-" if value is None or value != value else f"{value:.3f}"
 
 
 def _cell(text):
     # A bare "|" (as in |dW1|) would end the table cell.
-    return str(text).replace("|", "\\|")
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(results):
-    from course_lib.experiments import PRESETS
-
-    rows = [
-        "| run | settings | final train-batch acc | final test acc | first iter > 50 % test "
-        "| seed's observation | our check | agrees |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    # The presets' order is the course's order; runs without a preset come last.
-    order = {name: i for i, name in enumerate(PRESETS)}
-    for name in sorted(results, key=lambda n: order.get(n, len(order))):
-        h = results[name]
-        preset = PRESETS.get(name)
-        mark = {True: "yes", False: "**no**", None: "-"}[_agrees(name, h)]
-        first = h.first_iter_above(0.5)
-        cells = [
-            name,
-            h.label,
-            _fmt(h.final_train_acc),
-            _fmt(h.final_test_acc),
-            first if first is not None else "-",
-            preset.observation if preset else "",
-            preset.claim if preset else "",
-            mark,
-        ]
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join(rows)
+AGREES = {True: "yes", False: "**no**"}
 
 
-def _write_report(out_dir, executed, results, source):
+def run_rows(executed):
+    """One dict per run of every notebook, as the report's table shows it."""
+    rows = []
+    for record in executed:
+        for history in record["runs"]:
+            preset, agrees = verdict(history)
+            if preset is None:
+                mark = "- (no claim for these settings)"
+            elif agrees is None:
+                mark = f"- (run {history.status})"
+            else:
+                mark = AGREES[agrees]
+            first = history.first_iter_above(0.5)
+            rows.append(
+                {
+                    "notebook": Path(record["name"]).stem,
+                    "run": history.label,
+                    "data": history.data.get("description", ""),
+                    "final train-batch acc": _fmt(history.final_train_acc),
+                    "final test acc": _fmt(history.final_test_acc),
+                    "first iter > 50 % test": first if first is not None else "-",
+                    "preset": preset.name if preset else "-",
+                    "seed's observation": preset.observation if preset else "",
+                    "our check": preset.claim if preset else "",
+                    "agrees": mark,
+                    "_agrees": agrees,
+                }
+            )
+    return rows
+
+
+def _table(rows):
+    keys = [k for k in rows[0] if not k.startswith("_")]
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def _write_report(out_dir, executed, rows, source, changed):
     lines = [
         "# Reproduction report: 2-1 演習 勾配消失問題",
         "",
         f"Made by `python -m course_lib reproduce` on {time.strftime('%Y-%m-%d %H:%M')}, "
-        f"data source `{source}`. Executed notebooks are next to this file.",
+        f"data source `{source}`. Executed notebooks are next to this file; every run is "
+        "in `runs.json`.",
         "",
-        "## Notebooks",
-        "",
-        "| notebook | time (s) | result |",
-        "|---|---|---|",
     ]
-    for path, seconds, error, _ in executed:
-        lines.append(f"| {path.name} | {seconds:.1f} | {'failed: ' + error if error else 'ok'} |")
-    lines += ["", "## Runs", "", _table(results) if results else "(no runs recorded)", ""]
+    if changed:
+        lines += [
+            f"**Changed notebooks**: {', '.join(changed)} differ from the shipped version; "
+            "their runs are reported as they ran, and a claim applies only to a run whose "
+            "settings are a preset's. `reproduce --shipped` runs the shipped versions.",
+            "",
+        ]
+    lines += ["## Notebooks", "", "| notebook | time (s) | runs | result |", "|---|---|---|---|"]
+    for r in executed:
+        result = "failed: " + r["error"] if r["error"] else "ok"
+        lines.append(f"| {r['name']} | {r['seconds']:.1f} | {len(r['runs'])} | {_cell(result)} |")
+    lines += ["", "## Runs", "", _table(rows) if rows else "(no runs recorded)", ""]
     lines += ["## Figures", ""]
-    for path, _, _, pngs in executed:
-        if pngs:
-            lines += [f"### {path.stem}", ""]
-            lines += [f"![{p.stem}](figures/{p.name})" for p in pngs]
+    for r in executed:
+        if r["figures"]:
+            lines += [f"### {Path(r['name']).stem}", ""]
+            lines += [f"![{Path(name).stem}]({name})" for name in r["figures"]]
             lines.append("")
-    report = out_dir / "report.md"
-    report.write_text("\n".join(lines), "utf-8")
-    return report
+    (out_dir / "report.md").write_text("\n".join(lines), "utf-8")
+    runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
+    (out_dir / "runs.json").write_text(json.dumps(runs, ensure_ascii=False), "utf-8")
+    return ["report.md", "runs.json"]
 
 
-def reproduce(out_dir="report", source="sample", notebooks=None, timeout=900):
+def _load_books(paths, shipped):
+    import nbformat
+
+    books, changed = [], []
+    for path in paths:
+        if shipped:
+            text = coursework.shipped_copy(path.name)
+            if text is None:
+                raise FileNotFoundError(
+                    f"the shipped version of {path.name} is not available here (not in the "
+                    "package, no git history); run without --shipped"
+                )
+            nb = nbformat.reads(text, as_version=4)
+        else:
+            nb = nbformat.read(path, as_version=4)
+            if coursework.is_changed(nb):
+                changed.append(path.name)
+        books.append((path.name, nb, path.parent))
+    return books, changed
+
+
+def reproduce(out_dir="report", source="sample", notebooks=None, shipped=False, timeout=900):
     """Execute every notebook into ``out_dir`` and write ``out_dir/report.md``.
 
+    notebooks: the folder of the notebooks (default: those shipped with the package);
+    shipped=True runs them as shipped even if they were edited since.
     ``source`` is passed to the notebooks' ``load_mnist()`` through
     ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries
     the full MNIST first). Returns the path of the report; raises RuntimeError
     naming the notebooks that failed (the report is written all the same).
     """
-    if source not in ("auto", "sample", "download", "local"):
-        raise ValueError(f"source must be 'auto', 'sample', 'download' or 'local', got {source!r}")
-    paths = find_notebooks(notebooks)
-    out_dir = Path(out_dir)
-    results_dir = out_dir / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    for old in results_dir.glob("*.json"):
-        old.unlink()
-    for old in (out_dir / "figures").glob("*.png"):
-        old.unlink()
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    paths = coursework.find_notebooks(notebooks)
+    out_dir = _prepare_output(out_dir, paths[0].parent)
+    books, changed = _load_books(paths, shipped)
+    if changed:
+        print(
+            f"changed since shipped: {', '.join(changed)} (reporting them as they are; "
+            "--shipped runs the shipped versions)",
+            file=sys.stderr,
+        )
 
-    saved = {k: os.environ.get(k) for k in (RESULTS_ENV, "COURSE_LIB_MNIST_SOURCE", "MPLBACKEND")}
-    os.environ[RESULTS_ENV] = str(results_dir.resolve())
+    saved = {k: os.environ.get(k) for k in ("COURSE_LIB_MNIST_SOURCE", "MPLBACKEND")}
     os.environ["COURSE_LIB_MNIST_SOURCE"] = source
     os.environ.pop("MPLBACKEND", None)  # the kernels draw inline
     try:
-        executed = _execute(paths, out_dir, timeout)
+        executed = _execute(books, out_dir, timeout)
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    results = load_results(results_dir)
-    report = _write_report(out_dir, executed, results, source)
-    total = sum(s for _, s, _, _ in executed)
-    print(f"report: {report} ({len(executed)} notebooks in {total:.1f} s, {len(results)} runs)")
-    failed = [p.name for p, _, e, _ in executed if e]
+    written = _write_outputs(out_dir, executed)
+    rows = run_rows(executed)
+    written += _write_report(out_dir, executed, rows, source, changed)
+    (out_dir / MANIFEST).write_text(json.dumps({"files": written}, indent=1), "utf-8")
+
+    report = out_dir / "report.md"
+    total = sum(r["seconds"] for r in executed)
+    counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}
+    print(
+        f"report: {report} ({len(executed)} notebooks in {total:.1f} s, {len(rows)} runs: "
+        f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
+    )
+    failed = [r["name"] for r in executed if r["error"]]
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see {report})")
-    disagree = [n for n, h in results.items() if _agrees(n, h) is False]
+    disagree = [f"{row['notebook']}: {row['run']}" for row in rows if row["_agrees"] is False]
     if disagree:
-        print(f"runs that do not show the seed's observation: {', '.join(disagree)}")
+        print(f"runs that do not show the seed's observation: {'; '.join(disagree)}")
     return report
-
-
-def _agrees(name, history):
-    from course_lib.experiments import PRESETS
-
-    preset = PRESETS.get(name)
-    return preset.agrees(history) if preset else None

@@ -6,17 +6,15 @@ current batch and on the whole test set. The notebooks, the dashboard, the CLI a
 the tests all train through this function.
 """
 
-import html
 import math
 import time
-import uuid
-from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from course_lib.common.functions import label_indices
 from course_lib.common.optimizer import SGD, make_optimizer
 from course_lib.config import RunConfig
+from course_lib.history import History, describe_data
 from course_lib.validation import SettingError, whole_number
 
 PROGRESS_EVERY = 50
@@ -26,175 +24,6 @@ PROGRESS_EVERY = 50
 # the logits, so it does not saturate the way log(y + 1e-7) does: an exploding
 # run shows up as a huge but finite loss before its ReLUs die.
 DIVERGENCE_FACTOR = 10
-
-# The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
-# notebook made back from the executed notebook by it.
-HISTORY_MIME = "application/vnd.course-lib.history+json"
-
-
-@dataclass
-class History:
-    """Everything one training run recorded.
-
-    config: the RunConfig the run was trained with (None for a model that is not a
-        MultiLayerNet)
-    data: what it was trained on: {'description', 'source', 'n_train', 'n_test'}
-    losses: training loss of every iteration (the mini-batch's loss)
-    eval_iters: the iterations at which the network was evaluated
-    train_acc / test_acc: accuracy on the current batch / on the test set there
-    grad_norms: {'W1': [...], ...} norm of each weight gradient at each evaluation
-    initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
-    status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
-    message: what went wrong or what to know, in one sentence ('' if nothing)
-    run_id: tells two runs apart even when their settings are the same
-    """
-
-    config: RunConfig | None = None
-    data: dict = field(default_factory=dict)
-    losses: list = field(default_factory=list)
-    eval_iters: list = field(default_factory=list)
-    train_acc: list = field(default_factory=list)
-    test_acc: list = field(default_factory=list)
-    grad_norms: dict = field(default_factory=dict)
-    initial_grad_norms: dict = field(default_factory=dict)
-    wall_time: float = 0.0
-    status: str = "running"
-    message: str = ""
-    diverged_at: int | None = None
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-
-    @property
-    def label(self):
-        """Short description of the run's settings, for legends and tables."""
-        return self.config.label if self.config is not None else "run"
-
-    @property
-    def iters_num(self):
-        """The iterations the run was asked for."""
-        return self.config.iters_num if self.config is not None else len(self.losses)
-
-    @property
-    def iterations_done(self):
-        """The iterations it actually trained (fewer if stopped or diverged)."""
-        return self.diverged_at or (self.eval_iters[-1] if self.eval_iters else len(self.losses))
-
-    @property
-    def x_extent(self):
-        """How far an iteration axis should reach: the plan while running, else what ran."""
-        if self.status in ("running", "completed"):
-            return max(self.iters_num, 1)
-        return max(self.iterations_done, 1)
-
-    @property
-    def final_train_acc(self):
-        """Train-batch accuracy at the last evaluation (nan if none)."""
-        return self.train_acc[-1] if self.train_acc else math.nan
-
-    @property
-    def final_test_acc(self):
-        """Test accuracy at the last evaluation (nan if none)."""
-        return self.test_acc[-1] if self.test_acc else math.nan
-
-    def first_iter_above(self, threshold=0.5, metric="test"):
-        """First evaluated iteration whose accuracy exceeds threshold, or None."""
-        values = self.test_acc if metric == "test" else self.train_acc
-        for it, acc in zip(self.eval_iters, values, strict=False):
-            if acc > threshold:
-                return it
-        return None
-
-    def summary(self):
-        """One line: settings, final accuracies, first iteration above 50 %, time."""
-        first = self.first_iter_above(0.5)
-        line = (
-            f"{self.label}: train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}, "
-            f"test > 50% from iter {first if first is not None else '-'}, "
-            f"{self.wall_time:.1f} s, {self.status}"
-        )
-        if self.message:
-            line += f" ({self.message})"
-        return line
-
-    def snapshot(self):
-        """A copy whose lists later evaluations do not change (for another thread)."""
-        copy = History(**{f.name: getattr(self, f.name) for f in fields(self)})
-        for name in ("losses", "eval_iters", "train_acc", "test_acc"):
-            setattr(copy, name, list(getattr(self, name)))
-        copy.grad_norms = {k: list(v) for k, v in self.grad_norms.items()}
-        return copy
-
-    def to_dict(self):
-        """Plain data (JSON-ready) of this History."""
-        data = asdict(self)
-        data["config"] = self.config.to_dict() if self.config is not None else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data):
-        """A History from ``to_dict()``'s output."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
-        if values.get("config") is not None:
-            values["config"] = RunConfig.from_dict(values["config"])
-        return cls(**values)
-
-    @classmethod
-    def from_seed_lists(
-        cls, config, train_loss_list, accuracies_train, accuracies_test, plot_interval, data=None
-    ):
-        """A History from the lists the seed's explicit loop fills, for plots and reports.
-
-        config: the RunConfig of the network the loop trained; data: what it trained on.
-        """
-        n_evals = len(accuracies_test)
-        return cls(
-            config=config,
-            data=describe_data(data) if data is not None else {},
-            losses=[float(v) for v in train_loss_list],
-            eval_iters=[plot_interval * (k + 1) for k in range(n_evals)],
-            train_acc=[float(v) for v in accuracies_train],
-            test_acc=[float(v) for v in accuracies_test],
-            status="completed",
-        )
-
-    def _repr_html_(self):
-        first = self.first_iter_above(0.5)
-        rows = {
-            "run": self.label,
-            "data": self.data.get("description", ""),
-            "final accuracy": f"train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}",
-            "test > 50 % from iter": first if first is not None else "-",
-            "status": self.status + (f": {self.message}" if self.message else ""),
-            "time": f"{self.wall_time:.1f} s",
-        }
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows.items()
-        )
-        return f"<table class='course-history'>{body}</table>"
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        # The JSON rides along with what people see, so the executed notebook itself
-        # holds the runs it made; frontends show the HTML and ignore the rest.
-        return {
-            "text/plain": self.summary(),
-            "text/html": self._repr_html_(),
-            HISTORY_MIME: self.to_dict(),
-        }
-
-
-def describe_data(data):
-    """{'description', 'source', 'n_train', 'n_test'} of data as load_mnist() returns it."""
-    (x_train, _), (x_test, _) = data
-    n_train, n_test = len(x_train), len(x_test)
-    sizes = f"{n_train:,} train / {n_test:,} test images"
-    return {
-        "description": getattr(data, "description", None) or sizes,
-        "source": getattr(data, "source", None),
-        "n_train": n_train,
-        "n_test": n_test,
-    }
 
 
 def _check_data(data):

@@ -16,7 +16,7 @@ SEEDS = (0, 1)
 def _initial_norms(name, seed, data):
     (x_train, d_train), _ = data
     mask = np.random.default_rng(seed).choice(len(x_train), 100, replace=False)
-    network = get_preset(name).build_network(seed=seed)
+    network = get_preset(name).config.replace(seed=seed).build_network()
     assert network.hidden_size_list == [100] * 5
     return gradient_norms(network, x_train[mask], d_train[mask])
 
@@ -54,7 +54,8 @@ def test_xavier_shrinks_the_vanishing_for_sigmoid(sample_data, seed):
 
 
 def test_deep_presets_are_the_seven_runs():
-    settings = {(get_preset(n).activation, str(get_preset(n).weight_init_std)) for n in DEEP_RUNS}
+    configs = [get_preset(n).config for n in DEEP_RUNS]
+    settings = {(c.activation, str(c.weight_init_std)) for c in configs}
     assert settings == {
         ("sigmoid", "0.01"),
         ("sigmoid", "Xavier"),
@@ -66,5 +67,5 @@ def test_deep_presets_are_the_seven_runs():
     }
     for name in DEEP_RUNS:
         preset = get_preset(name)
-        assert tuple(preset.hidden_size_list) == (100,) * 5
+        assert preset.config.hidden_size_list == (100,) * 5
         assert preset.claim and preset.observation and preset.check is not None

@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 
 from course_lib import plots
+from course_lib.config import RunConfig
 from course_lib.diagnostics import (
     activation_snapshot,
     gradient_norms,
     gradient_ratio,
     weight_keys_in_order,
 )
-from course_lib.experiments import get_preset, run_preset
+from course_lib.experiments import get_preset
+from course_lib.history import History
 from course_lib.multi_layer_net import MultiLayerNet
-from course_lib.training import History
+from course_lib.training import run
 
 KEYS = ["W1", "W2", "W3", "W4"]
 
@@ -31,10 +33,15 @@ def _history(iters=200, eval_interval=10, zero=False):
     grad_norms = {k: [10.0 ** (i - 3) * (1 + 0.01 * j) for j in evals] for i, k in enumerate(KEYS)}
     if zero:
         grad_norms["W1"][0] = 0.0  # e.g. all ReLUs dead: a log axis cannot show it
-    return History(
-        settings={"activation": "sigmoid", "weight_init_std": 0.01, "hidden_size_list": [5, 5, 5]},
+    config = RunConfig(
+        activation="sigmoid",
+        weight_init_std=0.01,
+        hidden_size_list=(5, 5, 5),
         iters_num=iters,
         eval_interval=eval_interval,
+    )
+    return History(
+        config=config,
         eval_iters=evals,
         train_acc=[0.1] * len(evals),
         test_acc=[0.1] * len(evals),
@@ -198,14 +205,15 @@ def test_diagnostics_measure_without_changing_the_network():
     assert math.isnan(gradient_ratio({"W1": 1.0, "W2": 0.0}))
 
 
-def test_run_preset_trains_the_network_it_is_given(sample_data):
-    preset = get_preset("deep_relu_he")
-    network = preset.build_network(seed=0)
+def test_run_trains_the_network_it_is_given(sample_data):
+    config = get_preset("deep_relu_he").config.replace(seed=0, iters_num=20)
+    network = config.build_network()
     w1 = network.params["W1"].copy()
-    h = run_preset("deep_relu_he", sample_data, seed=0, network=network, iters_num=20)
+    h = run(config, sample_data, network=network)
     assert h.status == "completed" and h.initial_grad_norms
     assert not np.array_equal(network.params["W1"], w1)
-    reference = run_preset("deep_relu_he", sample_data, seed=0, iters_num=20)
+    reference = run(config, sample_data)
     assert reference.losses == h.losses
-    with pytest.raises(ValueError, match="does not match"):
-        run_preset("deep_sigmoid_0.01", sample_data, network=network, iters_num=1)
+    other = get_preset("deep_sigmoid_0.01").config.replace(iters_num=1)
+    with pytest.raises(ValueError, match="was not built from sigmoid / 0.01"):
+        run(other, sample_data, network=network)

@@ -1,52 +1,57 @@
-"""reproduce(): notebooks executed headless, runs recorded, report written."""
+"""reproduce(): notebooks executed headless, runs read back from them, report written."""
 
 import json
+import subprocess
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_lib.experiments import run_preset
-from course_lib.report import find_notebooks, load_results, record, reproduce
-from course_lib.training import History
+from course_lib import coursework
+from course_lib.config import RunConfig
+from course_lib.history import HISTORY_MIME, History
+from course_lib.report import OutputFolderError, reproduce, run_rows
+from course_lib.results import notebook_runs
+
+SETUP = (
+    "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
+    "from course_lib.data.mnist import load_mnist\n"
+    "from course_lib.experiments import get_preset\n"
+    "from course_lib.training import run\n"
+    "data = load_mnist(one_hot_label=True)\n"
+)
 
 
-def _notebook(path, *sources):
+def _notebook(path, *sources, stamp=False):
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
+    if stamp:
+        coursework.stamp(nb)
     nbformat.write(nb, path)
+    return nb
 
 
-def test_record_is_a_no_op_without_a_report(monkeypatch, tmp_path):
-    monkeypatch.delenv("COURSE_LIB_RESULTS_DIR", raising=False)
-    assert record("x", History()) is None
-    assert not list(tmp_path.iterdir())
+@pytest.fixture
+def books(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    return folder
 
 
-def test_record_and_load_round_trip(monkeypatch, tmp_path, sample_data):
-    monkeypatch.setenv("COURSE_LIB_RESULTS_DIR", str(tmp_path))
-    h = run_preset("relu_he", sample_data, seed=0, iters_num=30)
-    assert json.loads((tmp_path / "relu_he.json").read_text())["name"] == "relu_he"
-    loaded = load_results(tmp_path)["relu_he"]
-    assert loaded.test_acc == h.test_acc and loaded.settings["preset"] == "relu_he"
-    assert loaded.summary() == h.summary()
-
-
-def test_reproduce_executes_notebooks_and_writes_the_report(tmp_path):
-    books = tmp_path / "nbs"
-    books.mkdir()
+def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_path):
     _notebook(
         books / "01_tiny.ipynb",
-        "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
-        "from course_lib.data.mnist import load_mnist\n"
-        "from course_lib.experiments import run_preset\n"
-        "data = load_mnist(one_hot_label=True)\n"
-        "h = run_preset('sigmoid_0.01', data, seed=0, iters_num=40)\n"
-        "h.figure()\nplt.show()",
+        SETUP,
+        # The seed's sigmoid / 0.01 run, twice (two rows), then one with changed settings.
+        "a = run(get_preset('sigmoid_0.01').config, data)\na",
+        "b = run(get_preset('sigmoid_0.01').config, data)\nb",
+        "from course_lib import plots\n"
+        "c = run(get_preset('sigmoid_0.01').config.replace(iters_num=30), data)\n"
+        "plots.accuracy_figure(c)\nplt.show()\nc",
     )
     _notebook(books / "02_tiny.ipynb", "print('second')")
     (books / "not_a_course_notebook.ipynb").write_text("{}")
@@ -54,17 +59,40 @@ def test_reproduce_executes_notebooks_and_writes_the_report(tmp_path):
     report = reproduce(out_dir=out, source="sample", notebooks=books)
     text = report.read_text()
     assert "| 01_tiny.ipynb |" in text and "| 02_tiny.ipynb |" in text
-    assert "| sigmoid_0.01 | sigmoid / 0.01 [40,20] |" in text
-    assert "final test accuracy < 0.2" in text and "| yes |" in text
-    pngs = sorted((out / "figures").glob("*.png"))
-    assert [p.name for p in pngs] == ["01_tiny_01.png"]
+    rows = [line for line in text.splitlines() if line.startswith("| 01_tiny | ")]
+    assert len(rows) == 3
+    assert all("sigmoid / 0.01 [40,20] lr=0.1" in row for row in rows)
+    assert rows[0].count("| yes |") == 1 and "final test accuracy < 0.2" in rows[0]
+    assert "no claim for these settings" in rows[2]
+    assert [p.name for p in sorted((out / "figures").glob("*.png"))] == ["01_tiny_01.png"]
     assert "figures/01_tiny_01.png" in text
+    runs = json.loads((out / "runs.json").read_text())
+    assert [r["notebook"] for r in runs] == ["01_tiny.ipynb"] * 3
+    assert runs[2]["config"]["iters_num"] == 30
     assert (out / "01_tiny.ipynb").exists()
 
 
-def test_reproduce_reports_a_failing_notebook(tmp_path):
-    books = tmp_path / "nbs"
-    books.mkdir()
+def test_notebook_runs_keep_one_entry_per_run_and_read_json_text():
+    h = History(config=RunConfig(iters_num=10), eval_iters=[10], train_acc=[0.5], test_acc=[0.4])
+    bundle = h._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", HISTORY_MIME}
+    outputs = [
+        {"output_type": "display_data", "data": bundle, "metadata": {}},
+        {"output_type": "display_data", "data": {HISTORY_MIME: json.dumps(h.to_dict())}},
+    ]
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": outputs}]}
+    (back,) = notebook_runs(nb)
+    assert back.run_id == h.run_id and back.config == h.config and back.test_acc == [0.4]
+
+
+def test_a_stopped_run_is_not_judged():
+    config = RunConfig(activation="sigmoid")
+    h = History(config=config, eval_iters=[10], train_acc=[0.1], test_acc=[0.1], status="stopped")
+    (row,) = run_rows([{"name": "01_x.ipynb", "runs": [h]}])
+    assert row["preset"] == "sigmoid_0.01" and row["agrees"] == "- (run stopped)"
+
+
+def test_reproduce_reports_a_failing_notebook(books, tmp_path):
     _notebook(books / "01_broken.ipynb", "raise ValueError('boom')")
     with pytest.raises(RuntimeError, match="01_broken"):
         reproduce(out_dir=tmp_path / "out", notebooks=books)
@@ -72,18 +100,69 @@ def test_reproduce_reports_a_failing_notebook(tmp_path):
 
 
 def test_find_notebooks_explains_an_empty_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="--notebooks"):
-        find_notebooks(tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m course_lib notebooks"):
+        coursework.find_notebooks(tmp_path)
 
 
-def test_report_table_follows_the_course_order_and_escapes_pipes():
+def test_reproduce_never_touches_a_folder_that_is_not_its_own(books, tmp_path):
+    _notebook(books / "01_tiny.ipynb", "print(1)")
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "report.md").write_text("my notes")
+    with pytest.raises(OutputFolderError, match="not a report made by reproduce"):
+        reproduce(out_dir=user, notebooks=books)
+    assert [p.name for p in user.iterdir()] == ["report.md"]
+    assert (user / "report.md").read_text() == "my notes"
+    with pytest.raises(OutputFolderError, match="read from"):
+        reproduce(out_dir=books, notebooks=books)
+    assert sorted(p.name for p in books.iterdir()) == ["01_tiny.ipynb"]
+
+
+def test_a_second_reproduce_replaces_only_its_own_files(books, tmp_path):
+    _notebook(books / "01_tiny.ipynb", "print(1)")
+    out = tmp_path / "out"
+    reproduce(out_dir=out, notebooks=books)
+    (out / "figures" / "mine.png").write_bytes(b"mine")
+    (out / "notes.txt").write_text("mine")
+    reproduce(out_dir=out, notebooks=books)
+    assert (out / "figures" / "mine.png").read_bytes() == b"mine"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "report.md").exists()
+
+
+def test_changed_notebooks_are_named_and_shipped_ones_can_be_run(books, tmp_path, monkeypatch):
+    nb = _notebook(books / "01_tiny.ipynb", "x = 1\nprint('shipped', x)", stamp=True)
+    subprocess.run(["git", "init", "-q"], cwd=books, check=True)
+    subprocess.run(["git", "add", "."], cwd=books, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ship"],
+        cwd=books,
+        check=True,
+    )
+    nb.cells[0].source = "x = 2\nprint('edited', x)"  # the student's [try] edit, autosaved
+    nbformat.write(nb, books / "01_tiny.ipynb")
+    monkeypatch.setattr(coursework, "shipped_dir", lambda: books)
+
+    report = reproduce(out_dir=tmp_path / "edited", notebooks=books)
+    assert "**Changed notebooks**: 01_tiny.ipynb" in report.read_text()
+    executed = (tmp_path / "edited" / "01_tiny.ipynb").read_text()
+    assert "edited 2" in executed
+
+    report = reproduce(out_dir=tmp_path / "shipped", notebooks=books, shipped=True)
+    assert "Changed notebooks" not in report.read_text()
+    assert "shipped 1" in (tmp_path / "shipped" / "01_tiny.ipynb").read_text()
+
+
+def test_every_shipped_notebook_carries_its_stamp():
+    # The stamp tells an edited notebook from the shipped one: refresh it with
+    # scripts/stamp_notebooks.py after changing a notebook's code.
+    for path in coursework.find_notebooks():
+        assert coursework.is_changed(coursework.read_notebook(path)) is False, path.name
+
+
+def test_report_table_escapes_pipes():
     from course_lib.report import _table
 
-    h = History(settings={"activation": "sigmoid"}, iters_num=10, eval_iters=[10])
-    h.train_acc, h.test_acc = [0.1], [0.1]
-    table = _table({"deep_sigmoid_0.01": h, "relu_he": h, "sigmoid_0.01": h})
-    rows = [line.split(" | ")[0] for line in table.splitlines()[2:]]
-    assert rows == ["| sigmoid_0.01", "| relu_he", "| deep_sigmoid_0.01"]
-    deep = table.splitlines()[-1]
-    assert "\\|dW1\\|" in deep
-    assert deep.count(" | ") == 7  # eight cells, none split by the claim's bars
+    row = {"notebook": "04", "our check": "|dW1|/|dW6| < 1e-6", "agrees": "yes", "_agrees": True}
+    line = _table([row]).splitlines()[-1]
+    assert "\\|dW1\\|" in line and line.count(" | ") == 2

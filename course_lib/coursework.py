@@ -1,0 +1,120 @@
+"""The course notebooks as files: where they are, which were changed, copies for students.
+
+The numbered notebooks (``01_...ipynb``) ship inside the package. Each carries a stamp in
+its metadata: the SHA-256 of its code cells as shipped. A notebook whose code no longer
+matches its stamp was changed (a student's "[try]" edit, autosaved), which the report
+says, and ``shipped_copy`` can give the notebook as it was shipped.
+"""
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+STAMP_KEY = "course_lib"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
+
+
+def shipped_dir():
+    """The folder of the notebooks that came with the package.
+
+    In an installed wheel they are inside the package; in a checkout, the checkout's
+    ``notebooks/`` folder.
+    """
+    inside = _PACKAGE_DIR / "notebooks"
+    if inside.is_dir() and any(inside.glob(NOTEBOOK_GLOB)):
+        return inside
+    return _CHECKOUT_DIR
+
+
+def find_notebooks(folder=None):
+    """The course notebooks (NN_*.ipynb) in ``folder`` (default: shipped_dir()), in order."""
+    folder = Path(folder) if folder is not None else shipped_dir()
+    notebooks = sorted(folder.glob(NOTEBOOK_GLOB))
+    if not notebooks:
+        raise FileNotFoundError(
+            f"no course notebooks (NN_*.ipynb) in {folder}; pass the folder that holds them "
+            "(python -m course_lib notebooks DEST makes a copy of the course's notebooks)"
+        )
+    return notebooks
+
+
+def code_fingerprint(nb):
+    """SHA-256 of the notebook's code cells (their source only, in order)."""
+    sources = [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+    ]
+    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode()).hexdigest()
+
+
+def stamp(nb):
+    """Record the notebook's current code as its shipped code (for the maintainers)."""
+    nb["metadata"].setdefault(STAMP_KEY, {})["code_sha256"] = code_fingerprint(nb)
+    return nb
+
+
+def is_changed(nb):
+    """True if the code differs from the shipped stamp, False if not, None if unstamped."""
+    shipped = nb.get("metadata", {}).get(STAMP_KEY, {}).get("code_sha256")
+    if shipped is None:
+        return None
+    return code_fingerprint(nb) != shipped
+
+
+def read_notebook(path):
+    """The notebook at ``path`` as a dict (nbformat's JSON)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def shipped_copy(name):
+    """The text of notebook ``name`` as shipped: the package's copy if it is unchanged,
+    else the checkout's last commit (git). None if neither is available."""
+    path = shipped_dir() / name
+    if path.is_file() and is_changed(read_notebook(path)) is False:
+        return path.read_text(encoding="utf-8")
+    try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        relative = path.resolve().relative_to(Path(top).resolve()).as_posix()
+        return subprocess.run(
+            ["git", "show", f"HEAD:{relative}"],
+            cwd=top,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return None
+
+
+def copy_notebooks(dest):
+    """Copy the shipped notebooks into ``dest``; never overwrite a file already there.
+
+    Returns (copied, kept): the names copied, and the names left as they were because
+    ``dest`` already had them (a student's copy, edited or not).
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    copied, kept = [], []
+    for source in find_notebooks():
+        target = dest / source.name
+        try:
+            # "x": create only; a file that appears meanwhile is kept, not replaced.
+            with open(target, "xb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+        except FileExistsError:
+            kept.append(source.name)
+            continue
+        copied.append(source.name)
+    return copied, kept
