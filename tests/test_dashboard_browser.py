@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.experiments import PRESETS
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_instructor_dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -165,8 +167,8 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
                 dashboard.wait_for(timeout=120_000)
                 dashboard.scroll_into_view_if_needed()
 
-                sigmoid = _run_preset(page, "seed 1: sigmoid / 0.01 [40,20]", 0)
-                relu = _run_preset(page, "seed 6: relu / He [40,20]", 1)
+                sigmoid = _run_preset(page, f"seed 1: {PRESETS['sigmoid_0.01'].label}", 0)
+                relu = _run_preset(page, f"seed 6: {PRESETS['relu_he'].label}", 1)
 
                 rows = page.locator(".course-runs tbody tr")
                 assert rows.count() == 2
