@@ -55,6 +55,39 @@ def test_layer_backward_matches_numerical_gradient(name, rng):
     assert max(errors.values()) < TOL, errors
 
 
+@pytest.mark.parametrize("train_flg", [True, False])
+@pytest.mark.parametrize("shape", [(6, 4), (5, 2, 2, 3)])
+def test_batchnorm_backward_matches_numerical_gradient(train_flg, shape, rng):
+    n_values = int(np.prod(shape[1:]))
+    gamma = rng.standard_normal(n_values)
+    beta = rng.standard_normal(n_values)
+    layer = layers.BatchNormalization(
+        gamma,
+        beta,
+        running_mean=rng.standard_normal(n_values),
+        running_var=rng.uniform(0.5, 2.0, n_values),
+    )
+    # Columns of different offsets and scales: normalising must undo both.
+    x = rng.standard_normal(shape) * 3.0 + 1.5
+    r = rng.standard_normal(shape)
+
+    def f():
+        # The running averages move with each training-mode call, but in training mode
+        # the output does not depend on them.
+        return float(np.sum(layer.forward(x, train_flg) * r))
+
+    layer.forward(x, train_flg)
+    dx = layer.backward(r.copy())
+    dgamma, dbeta = layer.dgamma.copy(), layer.dbeta.copy()
+    errors = {
+        "x": rel_error(dx, numerical_gradient(f, x)),
+        "gamma": rel_error(dgamma, numerical_gradient(f, gamma)),
+        "beta": rel_error(dbeta, numerical_gradient(f, beta)),
+    }
+    assert dx.shape == shape
+    assert max(errors.values()) < TOL, errors
+
+
 def test_affine_keeps_the_input_shape_for_dx(rng):
     layer = layers.Affine(rng.standard_normal((12, 3)), np.zeros(3))
     x = rng.standard_normal((2, 1, 3, 4))

@@ -1,8 +1,9 @@
 """Layers with forward/backward, in the style of the textbook.
 
 Each layer's ``forward`` keeps exactly what its ``backward`` needs. ``Affine``
-shares its ``W`` and ``b`` arrays with the network's ``params`` so that an
-in-place update such as ``params['W1'] -= lr * grad['W1']`` reaches the layer.
+shares its ``W`` and ``b`` arrays, and ``BatchNormalization`` its ``gamma`` and
+``beta``, with the network's ``params`` so that an in-place update such as
+``params['W1'] -= lr * grad['W1']`` reaches the layer.
 """
 
 import numpy as np
@@ -120,3 +121,107 @@ class SoftmaxWithLoss:
         dx[np.arange(batch_size), self.label_idx] -= 1
         dx *= dout / batch_size
         return dx
+
+
+# Added to the variance before its square root: keeps a column that is constant over
+# the batch finite. The textbook's value (it writes 10e-7).
+BATCHNORM_EPS = 1e-6
+
+
+class BatchNormalization:
+    """Batch normalisation: y = gamma * (x - mean) / sqrt(var + eps) + beta, per column.
+
+    With ``train_flg=True`` the mean and variance are the batch's own, and
+    ``running_mean`` / ``running_var`` follow them (each step keeps ``momentum`` of the
+    old value); with ``train_flg=False`` the running averages are used instead. After
+    ``backward`` the gradients are in ``dgamma`` and ``dbeta``.
+
+    Input of more dimensions, such as (N, C, H, W), is flattened to (N, C*H*W) as in the
+    textbook: each of the C*H*W values is normalised on its own (not per channel), so
+    gamma and beta have C*H*W entries. Training needs at least 2 rows per batch.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be between 0 and 1, got {momentum!r}")
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        # A running variance of 1, not the textbook's 0: until the first training step
+        # the layer is then gamma * x + beta, where 0 would divide by sqrt(eps) and
+        # multiply every input by 1000, saturating the activation that follows.
+        self.running_mean = np.zeros_like(gamma) if running_mean is None else running_mean
+        self.running_var = np.ones_like(gamma) if running_var is None else running_var
+        self.input_shape = None
+        self.xn = None
+        self.std = None
+        self.batch_stats = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg=True, update_running_stats=True):
+        """Normalised x; ``update_running_stats=False`` leaves the running averages alone."""
+        self.input_shape = x.shape
+        x = self._as_rows(x)
+        if train_flg:
+            if x.shape[0] < 2:
+                # One row is its own mean: it would normalise to 0, every output would be
+                # beta and every gradient but dbeta exactly 0, without any sign of it.
+                raise ValueError(
+                    f"batch normalisation needs at least 2 rows per batch while training, "
+                    f"got {x.shape[0]}: it normalises each batch by its own mean and "
+                    "variance. Train with batches of 2 or more rows (batch_size >= 2), or "
+                    "use train_flg=False to normalise with the running averages."
+                )
+            # Means as sums / N: the ufunc's own reduce skips np.mean's Python-level code,
+            # which costs more than the arithmetic on a batch of 100 rows.
+            n = x.shape[0]
+            mean = np.add.reduce(x, axis=0) / n
+            xc = x - mean
+            var = np.add.reduce(xc * xc, axis=0) / n
+            if update_running_stats:
+                self._follow(mean, var)
+        else:
+            xc = x - self.running_mean
+            var = self.running_var
+        self.std = np.sqrt(var + BATCHNORM_EPS)
+        self.xn = xc / self.std
+        self.batch_stats = train_flg
+        out = self.xn * self.gamma
+        out += self.beta
+        return out.reshape(self.input_shape)
+
+    def backward(self, dout):
+        dout = dout.reshape(self.xn.shape)
+        self.dbeta = np.add.reduce(dout, axis=0)
+        self.dgamma = np.add.reduce(dout * self.xn, axis=0)
+        if self.batch_stats:
+            # The batch's mean and variance depend on every row, and normalising by them
+            # undoes a shift of a column and (up to eps) a rescaling of it: the gradient
+            # loses its mean (dbeta / N) and its component along xn (xn * dgamma / N).
+            n = dout.shape[0]
+            dout = dout - self.dbeta / n - self.xn * (self.dgamma / n)
+        dx = dout * (self.gamma / self.std)
+        return dx.reshape(self.input_shape)
+
+    def _as_rows(self, x):
+        if x.ndim < 2:
+            raise ValueError(
+                f"batch normalisation takes a batch of rows, shape (N, D) or (N, C, H, W), "
+                f"got shape {x.shape}; for one sample use x.reshape(1, -1)"
+            )
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != np.size(self.gamma):
+            raise ValueError(
+                f"batch normalisation got rows of {x.shape[1]} values, "
+                f"but gamma has {np.size(self.gamma)}"
+            )
+        return x
+
+    def _follow(self, mean, var):
+        # In place, so running averages passed in by the caller are the ones that move.
+        m = self.momentum
+        self.running_mean *= m
+        self.running_mean += (1 - m) * mean
+        self.running_var *= m
+        self.running_var += (1 - m) * var
