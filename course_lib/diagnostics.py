@@ -21,9 +21,10 @@ def weight_keys_in_order(norms):
 def gradient_norms(network, x, d):
     """{'W1': norm, ...}: Frobenius norm of each weight gradient for one batch (x, d).
 
-    One forward and backward pass; the network's weights are not changed.
+    One forward and backward pass, as in training (batch normalisation uses the batch's
+    statistics); the network's weights and running averages are not changed.
     """
-    grad = network.gradient(x, d)
+    grad = network.gradient(x, d, update_running_stats=False)
     return {
         key: float(np.linalg.norm(np.asarray(grad[key], dtype=np.float64)))
         for key in network.weight_keys
@@ -41,5 +42,8 @@ def gradient_ratio(norms):
 
 
 def activation_snapshot(network, x):
-    """Outputs of each hidden layer for input x, input side first, as float64 copies."""
+    """Outputs of each hidden layer for input x, input side first, as float64 copies.
+
+    Batch normalisation uses x's own statistics (see ``hidden_activations``).
+    """
     return [np.array(a, dtype=np.float64) for a in network.hidden_activations(x)]

@@ -3,6 +3,8 @@
 The API is the seed's (``params``, ``layers``, ``predict``, ``loss``,
 ``accuracy``, ``gradient``), so the seed's training loop runs on it unchanged.
 ``loss_and_gradient`` gives both from one forward pass, for ``train()``.
+With ``use_batchnorm=True`` it is the textbook's MultiLayerNetExtend without dropout:
+``predict(x, train_flg)`` and ``loss(x, d, train_flg)`` take its ``train_flg``.
 """
 
 import numbers
@@ -94,6 +96,8 @@ def init_scale(weight_init_std, n_in, n_out):
 class MultiLayerNet:
     """Fully connected network: (Affine -> activation) x hidden layers -> Affine -> softmax.
 
+    With ``use_batchnorm`` each hidden layer is Affine -> BatchNorm -> activation.
+
     input_size: nodes of the input layer (784 for MNIST)
     hidden_size_list: nodes of each hidden layer, e.g. [40, 20]
     output_size: nodes of the output layer (10 classes)
@@ -102,6 +106,8 @@ class MultiLayerNet:
     weight_decay_lambda: strength of the L2 penalty 0.5 * lambda * sum(W**2)
     dtype: np.float32 (fast) or np.float64 (for gradient checks)
     seed: seed of the weight initialisation; the same seed gives the same weights
+    use_batchnorm: normalise each hidden layer's input to its activation over the batch
+        (layers 'BatchNorm1', ...; parameters 'gamma1', 'beta1', ... start at 1 and 0)
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class MultiLayerNet:
         weight_decay_lambda=0,
         dtype=np.float32,
         seed=None,
+        use_batchnorm=False,
     ):
         self.input_size = whole_number("input_size", input_size)
         self.output_size = whole_number("output_size", output_size)
@@ -128,13 +135,25 @@ class MultiLayerNet:
             raise SettingError("dtype", f"must be np.float32 or np.float64, got {dtype!r}")
         self.dtype = np.dtype(dtype)
         self.seed = None if seed is None else whole_number("seed", seed, minimum=0)
+        if not isinstance(use_batchnorm, (bool, np.bool_)):
+            raise SettingError("use_batchnorm", f"must be True or False, got {use_batchnorm!r}")
+        self.use_batchnorm = bool(use_batchnorm)
         self.hidden_layer_num = len(self.hidden_size_list)
         self.params = {}
         self._init_weight(np.random.default_rng(self.seed))
+        if self.use_batchnorm:
+            # After all W and b, as in the textbook: the weights' keys keep their order.
+            for idx, size in enumerate(self.hidden_size_list, start=1):
+                self.params[f"gamma{idx}"] = np.ones(size, dtype=self.dtype)
+                self.params[f"beta{idx}"] = np.zeros(size, dtype=self.dtype)
 
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
             self.layers[f"Affine{idx}"] = self._affine(idx)
+            if self.use_batchnorm:
+                self.layers[f"BatchNorm{idx}"] = layers.BatchNormalization(
+                    self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
+                )
             self.layers[f"Activation_function{idx}"] = ACTIVATIONS[self.activation]()
         idx = self.hidden_layer_num + 1
         self.layers[f"Affine{idx}"] = self._affine(idx)
@@ -179,19 +198,39 @@ class MultiLayerNet:
         # One cast up front keeps every product in the network's dtype.
         return np.asarray(x, dtype=self.dtype)
 
-    def predict(self, x, train_flg=False):
-        """Scores (logits) for each row of x."""
+    @staticmethod
+    def _forward(layer, x, train_flg, update_running_stats):
+        # Only batch normalisation has a training mode; the others take x alone, as the
+        # seed's layers do.
+        if isinstance(layer, layers.BatchNormalization):
+            return layer.forward(x, train_flg, update_running_stats)
+        return layer.forward(x)
+
+    def predict(self, x, train_flg=False, update_running_stats=True):
+        """Scores (logits) for each row of x.
+
+        With batch normalisation, ``train_flg=True`` normalises with the batch's own
+        statistics and moves the running averages (unless ``update_running_stats=False``);
+        otherwise the running averages are used.
+        """
         x = self._as_input(x)
         for layer in self.layers.values():
-            x = layer.forward(x)
+            x = self._forward(layer, x, train_flg, update_running_stats)
         return x
 
-    def hidden_activations(self, x):
-        """Outputs of each hidden layer's activation for input x, input side first."""
+    def hidden_activations(self, x, train_flg=True):
+        """Outputs of each hidden layer's activation for input x, input side first.
+
+        With batch normalisation, x is normalised by its own statistics by default, as in
+        training: these are the activations the gradients come from, and at
+        initialisation the running averages (0 and 1) would show the network as if it
+        had no batch normalisation. The running averages are never changed, so looking
+        leaves the network as it was; ``train_flg=False`` shows what evaluation uses.
+        """
         x = self._as_input(x)
         outs = []
         for name, layer in self.layers.items():
-            x = layer.forward(x)
+            x = self._forward(layer, x, train_flg, update_running_stats=False)
             if name.startswith("Activation_function"):
                 outs.append(x)
         return outs
@@ -205,9 +244,9 @@ class MultiLayerNet:
         )
         return 0.5 * self.weight_decay_lambda * total
 
-    def loss(self, x, d, train_flg=False):
+    def loss(self, x, d, train_flg=False, update_running_stats=True):
         """Cross-entropy loss plus the L2 weight penalty (d: label indices or one-hot)."""
-        y = self.predict(x, train_flg)
+        y = self.predict(x, train_flg, update_running_stats)
         return self.last_layer.forward(y, d) + self.weight_penalty()
 
     def accuracy(self, x, d):
@@ -217,12 +256,14 @@ class MultiLayerNet:
         y = np.argmax(self.predict(x, train_flg=False), axis=1)
         return float(np.count_nonzero(y == d) / y.shape[0])
 
-    def loss_and_gradient(self, x, d):
+    def loss_and_gradient(self, x, d, update_running_stats=True):
         """(loss, gradients) of one batch from one forward and one backward pass.
 
-        The gradients are a dict keyed like ``params``.
+        The gradients are a dict keyed like ``params``. Batch normalisation uses the
+        batch's statistics (the loss is ``loss(x, d, train_flg=True)``) and moves its
+        running averages, unless ``update_running_stats=False`` (for measuring).
         """
-        loss = self.loss(x, d, train_flg=True)
+        loss = self.loss(x, d, True, update_running_stats)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
             dout = layer.backward(dout)
@@ -234,17 +275,25 @@ class MultiLayerNet:
             if self.weight_decay_lambda:
                 grad[f"W{idx}"] = affine.dW + self.weight_decay_lambda * affine.W
             grad[f"b{idx}"] = affine.db
+            if self.use_batchnorm and idx <= self.hidden_layer_num:
+                norm = self.layers[f"BatchNorm{idx}"]
+                grad[f"gamma{idx}"] = norm.dgamma
+                grad[f"beta{idx}"] = norm.dbeta
         return loss, grad
 
-    def gradient(self, x, d):
-        """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``."""
-        return self.loss_and_gradient(x, d)[1]
+    def gradient(self, x, d, update_running_stats=True):
+        """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``.
+
+        With batch normalisation: those of ``loss(x, d, train_flg=True)``.
+        """
+        return self.loss_and_gradient(x, d, update_running_stats)[1]
 
     def __repr__(self):
+        batchnorm = ", use_batchnorm=True" if self.use_batchnorm else ""
         return (
             f"MultiLayerNet(sizes={self.sizes}, activation={self.activation!r}, "
             f"weight_init_std={self.weight_init_std!r}, dtype={self.dtype.name}, "
-            f"seed={self.seed!r})"
+            f"seed={self.seed!r}{batchnorm})"
         )
 
 

@@ -142,3 +142,48 @@ def test_network_gradient_matches_numerical_gradient(activation, weight_decay_la
         # The penalty really is part of the loss (the seed's loop computed nothing).
         plain = net.last_layer.forward(net.predict(x), d)
         assert net.loss(x, d) > plain + 1e-3
+
+
+def _bn_net(activation, weight_decay_lambda):
+    return MultiLayerNet(
+        input_size=8,
+        hidden_size_list=[6, 5, 4],
+        output_size=3,
+        activation=activation,
+        weight_init_std=0.7,
+        weight_decay_lambda=weight_decay_lambda,
+        dtype=np.float64,
+        seed=3,
+        use_batchnorm=True,
+    )
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("weight_decay_lambda", [0.0, 0.1])
+def test_batchnorm_network_gradient_matches_numerical_gradient(
+    activation, weight_decay_lambda, rng
+):
+    net = _bn_net(activation, weight_decay_lambda)
+    # gamma and beta away from 1 and 0, so their gradients are checked at a general point.
+    for idx in (1, 2, 3):
+        net.params[f"gamma{idx}"][...] = rng.uniform(0.5, 1.5, net.params[f"gamma{idx}"].size)
+        net.params[f"beta{idx}"][...] = rng.uniform(-0.5, 0.5, net.params[f"beta{idx}"].size)
+    x = rng.standard_normal((10, 8))
+    d = np.eye(3)[rng.integers(0, 3, 10)]
+    grad = {k: v.copy() for k, v in net.gradient(x, d).items()}
+    assert set(grad) == set(net.params)
+
+    def f():
+        return net.loss(x, d, train_flg=True)
+
+    for key, param in net.params.items():
+        num = numerical_gradient(f, param)
+        if key in ("b1", "b2", "b3"):
+            # Batch normalisation subtracts the batch mean right after these biases: the
+            # loss does not depend on them, and both gradients are 0 up to rounding (a
+            # relative error of two such zeros means nothing).
+            assert np.abs(grad[key]).max() < 1e-12 and np.abs(num).max() < 1e-8, key
+            continue
+        err = rel_error(grad[key], num)
+        assert err < TOL, f"{activation} lambda={weight_decay_lambda} {key}: {err:.2e}"
+    assert "b4" in grad and np.abs(grad["b4"]).max() > 1e-3  # the output bias still counts

@@ -63,6 +63,7 @@ def test_same_seed_same_weights_other_seed_other_weights():
         ({"hidden_size_list": "40,20"}, ["list"]),
         ({"input_size": 0}, ["input_size"]),
         ({"weight_decay_lambda": -1}, ["weight_decay_lambda"]),
+        ({"use_batchnorm": "yes"}, ["use_batchnorm", "True or False"]),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_choices(kwargs, words):
