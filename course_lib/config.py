@@ -23,7 +23,7 @@ from course_lib.multi_layer_net import (
     check_hidden_sizes,
     check_weight_init,
 )
-from course_lib.validation import SettingError, choice, positive_number, whole_number
+from course_lib.validation import SettingError, choice, positive_number, whole_number, yes_no
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 
@@ -149,6 +149,14 @@ class RunConfig:
         network=True,
         parse=parse_hidden_sizes,
         text=lambda sizes: ",".join(str(n) for n in sizes),
+    )
+    use_batchnorm: bool = _setting(
+        False,
+        label="batch norm",
+        flag="--batchnorm",
+        help="normalise each hidden layer over the batch (Affine -> BatchNorm -> activation)",
+        check=yes_no,
+        network=True,
     )
     optimizer: str = _setting(
         "sgd",
@@ -322,6 +330,7 @@ def _label_parts(config):
     return {
         "network": f"{config.activation} / {_init_text(config.weight_init_std)}",
         "hidden": f"[{config.text('hidden_size_list')}]",
+        "batchnorm": "BN" if config.use_batchnorm else "",
         "learning_rate": f"lr={config.learning_rate:g}",
         "optimizer": "" if config.optimizer == "sgd" else DISPLAY_OPTIMIZER[config.optimizer],
         "dataset": "" if config.dataset in ("mnist", None) else DATASET_NAMES[config.dataset],

@@ -228,6 +228,64 @@ PRESETS.update({p.name: p for p in _DEEP_PRESETS})
 DEEP_RUNS = [p.name for p in _DEEP_PRESETS]
 
 
+# --- Batch normalisation: the section's third remedy (notebook 06) -----------------------------
+# The course's next lesson: sigmoid / Xavier at learning rate 0.01 for 1,000 iterations, with
+# and without batch normalisation; then the exercise's two failures with it. Bounds measured
+# on the bundled sample (seeds 0-5) and set with margin.
+
+LESSON = SEED.replace(activation="sigmoid", weight_init_std="Xavier", learning_rate=0.01)
+LESSON = LESSON.replace(iters_num=1000)
+
+_BATCHNORM_PRESETS = [
+    Preset(
+        "sigmoid_xavier_lr0.01",
+        LESSON,
+        observation="(次の講義の実験) バッチ正規化なし: 学習率 0.01 では 1000 回でも学習がゆっくり"
+        "しか進まない。",
+        claim="final test accuracy <= 0.45",
+        check=lambda h: h.final_test_acc <= 0.45,
+    ),
+    Preset(
+        "bn_sigmoid_xavier_lr0.01",
+        LESSON.replace(use_batchnorm=True),
+        observation="(次の講義の実験) バッチ正規化あり: 同じ学習率と回数で、ずっと速く学習が進む。",
+        claim="test accuracy > 0.5 by iteration 400 and >= 0.7 at the end",
+        check=lambda h: _reaches_half_by(h, 400) and h.final_test_acc >= 0.7,
+    ),
+    Preset(
+        "bn_sigmoid_0.01",
+        SEED.replace(activation="sigmoid", weight_init_std=0.01, use_batchnorm=True),
+        observation="(演習の失敗にバッチ正規化) 予想: 0.01 でも各層の入力が正規化されるので、"
+        "sigmoid でも学習が進む。",
+        claim="test accuracy > 0.5 by iteration 300 and >= 0.85 at the end",
+        check=lambda h: _reaches_half_by(h, 300) and h.final_test_acc >= 0.85,
+    ),
+    Preset(
+        "bn_relu_0.01",
+        SEED.replace(activation="relu", weight_init_std=0.01, use_batchnorm=True),
+        observation="(演習の失敗にバッチ正規化) 予想: 0.01 の ReLU の数百回の停滞がなくなる。",
+        claim="test accuracy > 0.5 by iteration 100 (no plateau) and >= 0.88 at the end",
+        check=lambda h: _reaches_half_by(h, 100) and h.final_test_acc >= 0.88,
+    ),
+    Preset(
+        "deep_bn_sigmoid_0.01",
+        DEEP.replace(activation="sigmoid", weight_init_std=0.01, use_batchnorm=True),
+        observation="(5層の実験にバッチ正規化) 予想: 勾配がどの層にもほぼ同じ大きさで届き、"
+        "学習が進む。",
+        claim="at initialisation 0.1 < |dW1|/|dW6| < 10; test accuracy > 0.5 by iteration 200 "
+        "and >= 0.8 at the end",
+        check=lambda h: (
+            0.1 < _initial_ratio(h) < 10 and _reaches_half_by(h, 200) and h.final_test_acc >= 0.8
+        ),
+    ),
+]
+
+PRESETS.update({p.name: p for p in _BATCHNORM_PRESETS})
+
+# Notebook 06's runs, in its order.
+BATCHNORM_RUNS = [p.name for p in _BATCHNORM_PRESETS]
+
+
 def get_preset(name):
     """The preset called ``name``; ValueError listing the names if there is none."""
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from course_lib.common import layers
 from course_lib.common.functions import label_indices
-from course_lib.validation import SettingError, choice, positive_number, whole_number
+from course_lib.validation import SettingError, choice, positive_number, whole_number, yes_no
 
 ACTIVATIONS = {"sigmoid": layers.Sigmoid, "relu": layers.Relu, "tanh": layers.Tanh}
 
@@ -135,9 +135,7 @@ class MultiLayerNet:
             raise SettingError("dtype", f"must be np.float32 or np.float64, got {dtype!r}")
         self.dtype = np.dtype(dtype)
         self.seed = None if seed is None else whole_number("seed", seed, minimum=0)
-        if not isinstance(use_batchnorm, (bool, np.bool_)):
-            raise SettingError("use_batchnorm", f"must be True or False, got {use_batchnorm!r}")
-        self.use_batchnorm = bool(use_batchnorm)
+        self.use_batchnorm = yes_no("use_batchnorm", use_batchnorm)
         self.hidden_layer_num = len(self.hidden_size_list)
         self.params = {}
         self._init_weight(np.random.default_rng(self.seed))

@@ -50,6 +50,13 @@ def positive_number(name, value, allow_zero=False):
     return number
 
 
+def yes_no(name, value):
+    """``value`` as a bool if it is True or False (NumPy's too), else SettingError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise SettingError(name, f"must be True or False, got {value!r}")
+    return bool(value)
+
+
 def plain_float(value):
     """A Python float that prints as the value was written: np.float32(0.01) -> 0.01."""
     if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:

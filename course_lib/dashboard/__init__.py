@@ -32,7 +32,7 @@ from course_lib.dashboard.views import (
     table_html,
 )
 from course_lib.data.mnist import load_mnist
-from course_lib.experiments import DEEP_RUNS, GRID, PRESETS, SEED_RUNS
+from course_lib.experiments import BATCHNORM_RUNS, DEEP_RUNS, GRID, PRESETS, SEED_RUNS
 from course_lib.history import History
 from course_lib.validation import SettingError
 
@@ -45,6 +45,7 @@ def _preset_options():
     options = [(f"seed {i}: {PRESETS[n].label}", n) for i, n in enumerate(SEED_RUNS, start=1)]
     options += [(f"grid: {PRESETS[n].label}", n) for n in GRID if n not in SEED_RUNS]
     options += [(f"deep: {PRESETS[n].label}", n) for n in DEEP_RUNS]
+    options += [(f"batch norm: {PRESETS[n].label}", n) for n in BATCHNORM_RUNS]
     return options
 
 
