@@ -34,8 +34,10 @@ def gradient_norms(network, x, d):
 def gradient_ratio(norms):
     """|dW1| / |dW_out|: how much smaller the input layer's gradient is than the output's.
 
-    nan if the output layer's gradient is zero.
+    nan if the output layer's gradient is zero; ValueError if there are no norms.
     """
+    if not norms:
+        raise ValueError("gradient_ratio needs the norms of at least one layer, got none")
     keys = weight_keys_in_order(norms)
     first, last = norms[keys[0]], norms[keys[-1]]
     return first / last if last > 0 else float("nan")

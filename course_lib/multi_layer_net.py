@@ -182,7 +182,8 @@ class MultiLayerNet:
             rows = max(1, _INIT_CHUNK // n_out)
             for start in range(0, n_in, rows):
                 part = rng.standard_normal((min(rows, n_in - start), n_out))
-                W[start : start + rows] = scale * part
+                with np.errstate(over="ignore"):  # an overflow is refused just below
+                    W[start : start + rows] = scale * part
             if not np.all(np.isfinite(W)):
                 raise SettingError(
                     "weight_init_std",

@@ -92,11 +92,13 @@ def test_a_stopped_run_is_not_judged():
     assert row["preset"] == "sigmoid_0.01" and row["agrees"] == "- (run stopped)"
 
 
-def test_reproduce_reports_a_failing_notebook(books, tmp_path):
+def test_reproduce_reports_a_failing_notebook(books, tmp_path, capfd):
     _notebook(books / "01_broken.ipynb", "raise ValueError('boom')")
     with pytest.raises(RuntimeError, match="01_broken"):
         reproduce(out_dir=tmp_path / "out", notebooks=books)
     assert "failed" in (tmp_path / "out" / "report.md").read_text()
+    # The kernel's note about its local transport is not printed into the progress bar.
+    assert "running over TCP" not in capfd.readouterr().err
 
 
 def test_find_notebooks_explains_an_empty_folder(tmp_path):
