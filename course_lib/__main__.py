@@ -144,8 +144,12 @@ def _reproduce(args):
 
 
 def _notebooks(args):
-    from course_lib.coursework import copy_notebooks
+    from course_lib.coursework import colab_links, copy_notebooks
 
+    if args.colab:
+        for name, link in colab_links():
+            print(f"{name}: {link}")
+        return 0
     copied, kept = copy_notebooks(args.dest)
     for name in copied:
         print(f"copied {name}")
@@ -191,6 +195,11 @@ def build_parser():
 
     nbs = sub.add_parser("notebooks", help="copy the course notebooks into a folder")
     nbs.add_argument("dest", nargs="?", default="course-notebooks", help="(default: %(default)s)")
+    nbs.add_argument(
+        "--colab",
+        action="store_true",
+        help="print a Colab link for each notebook instead (from the project's address)",
+    )
     nbs.set_defaults(func=_notebooks)
     return parser
 

@@ -8,8 +8,10 @@ says, and ``shipped_copy`` can give the notebook as it was shipped.
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -118,3 +120,30 @@ def copy_notebooks(dest):
             continue
         copied.append(source.name)
     return copied, kept
+
+
+def source_url():
+    """The project's address ([project.urls] Source in pyproject.toml), or None."""
+    try:
+        entries = metadata.metadata("course-lib").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "source":
+            return url.strip()
+    return None
+
+
+def colab_links(url=None, branch="main"):
+    """[(notebook name, Colab link)] for a project on GitHub (url: default source_url())."""
+    url = url or source_url()
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
+    if match is None:
+        raise ValueError(
+            f"Colab opens notebooks from GitHub; the project's address is {url!r}. Set yours "
+            "with: python scripts/set_project_url.py https://github.com/OWNER/REPO"
+        )
+    owner, repo = match.groups()
+    base = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/notebooks"
+    return [(path.name, f"{base}/{path.name}") for path in find_notebooks()]

@@ -75,3 +75,76 @@ def test_notebook_has_english_headings_and_ends_with_kousatsu(path):
     english = [h for h in headings if re.fullmatch(r"## [A-Za-z0-9 ,.:/()\-=\[\]_'x]+", h)]
     assert len(english) >= 2, f"{path.name}: headings {headings}"
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t) for t in markdown)
+
+
+def _source_url():
+    match = re.search(r'^Source = "(.*)"$', (ROOT / "pyproject.toml").read_text(), flags=re.M)
+    assert match, "pyproject.toml has no [project.urls] Source"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_notebook_first_installs_course_lib_only_where_it_is_missing(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    first = code[0]
+    assert "install" in first["metadata"].get("tags", [])
+    source = "".join(first["source"])
+    assert 'find_spec("course_lib") is None' in source
+    assert f'"course-lib @ git+{_source_url()}"' in source
+    assert sum("install" in c["metadata"].get("tags", []) for c in code) == 1
+
+
+def test_binder_installs_the_package_as_pyproject_says():
+    reqs = requires("course-lib")
+    runtime = {_name(r) for r in reqs if "extra ==" not in r}
+    lines = (ROOT / ".binder" / "requirements.txt").read_text().splitlines()
+    binder = {_name(line) for line in lines if line.strip() and not line.startswith("#")}
+    assert binder == runtime | {"jupyterlab"}
+    assert re.fullmatch(r"python-3\.\d+\s*", (ROOT / ".binder" / "runtime.txt").read_text())
+    post = (ROOT / ".binder" / "postBuild").read_text()
+    assert "pip install --no-cache-dir .\n" in post and "-e" not in post.split()
+    assert "python -m course_lib notebooks" in post
+
+
+def _readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^python3 -m venv \.venv && .*$", readme, flags=re.M)
+    (test,) = [c for c in commands if c.endswith("-m pytest")]
+    return test
+
+
+def test_ci_and_the_hosted_workflow_run_the_readmes_test_command():
+    command = _readme_test_command()
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert re.findall(r"^\s+run: (.*)$", workflow, flags=re.M)[-1] == command
+    assert f"\n{command}\n" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_set_project_url_rewrites_every_place_at_once(tmp_path, monkeypatch):
+    import importlib.util
+    import shutil
+
+    from course_lib import coursework
+
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    spec = importlib.util.spec_from_file_location("spu", ROOT / "scripts" / "set_project_url.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    module.main(["https://github.com/teacher/my-course"])
+    assert (
+        'Source = "https://github.com/teacher/my-course"'
+        in (tmp_path / "pyproject.toml").read_text()
+    )
+    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
+        nb = coursework.read_notebook(path)
+        install = "".join(nb["cells"][1]["source"])
+        assert '"course-lib @ git+https://github.com/teacher/my-course"' in install
+        assert coursework.is_changed(nb) is False  # stamped again
+    links = coursework.colab_links("https://github.com/teacher/my-course")
+    assert links[0][1] == (
+        "https://colab.research.google.com/github/teacher/my-course/blob/main/notebooks/"
+        "01_sigmoid_vs_relu.ipynb"
+    )
