@@ -1,0 +1,168 @@
+"""The built wheel, installed read-only, used as a student on a hub would use it.
+
+Builds the wheel (no network: the build uses this environment's setuptools), installs it
+into a fresh virtual environment, makes that environment's site-packages read-only, then
+from an empty folder with a fresh HOME: copies the notebooks out of the package
+(``python -m course_lib notebooks``), executes them all (``python -m course_lib
+reproduce``, nbclient), and checks that nothing was written anywhere but HOME and that
+folder. As root the student part runs as the unprivileged user ``nobody`` (a root process
+may write into read-only folders); otherwise site-packages is made read-only with chmod.
+
+The fresh environment gets its dependencies (NumPy, Jupyter, ...) by a path to this test
+environment's site-packages, after its own: installing them again would only test pip.
+"""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _snapshot(folder, skip=()):
+    """{path: (size, mtime)} of every file below folder (symlinks not followed)."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            files[path] = (info.st_size, info.st_mtime_ns)
+    return files
+
+
+def _changed(before, after):
+    return sorted(p for p in after if before.get(p) != after[p])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (path,) = dist.glob("course_lib-*.whl")
+    return path
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_notebooks_and_the_sample(wheel):
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    notebooks = sorted(n for n in names if n.startswith("course_lib/notebooks/"))
+    assert [Path(n).name for n in notebooks] == sorted(
+        p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    )
+    assert "course_lib/data/sample/PROVENANCE" in names
+    assert not any(n.startswith(("tests/", "notebooks/")) for n in names)
+
+
+@pytest.mark.slow
+def test_an_installed_read_only_wheel_runs_the_course_from_an_empty_folder(wheel):
+    # Not pytest's tmp_path: it is private to this user, and "nobody" must get in.
+    base = Path(tempfile.mkdtemp(prefix="course-lib-wheel-"))
+    base.chmod(0o755)
+    try:
+        _install_and_run(wheel, base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _read_only_prefix(venv):
+    """Command prefix that runs a command with ``venv`` mounted read-only (root only)."""
+    if not IS_ROOT:
+        return []
+    script = 'mount --bind -o ro "$1" "$1" && shift && exec "$@"'
+    prefix = ["unshare", "--mount", "--", "sh", "-c", script, "sh", str(venv)]
+    probe = subprocess.run([*prefix, "touch", str(venv / "probe")], capture_output=True)
+    if probe.returncode == 0 or "Read-only" not in probe.stderr.decode():
+        (venv / "probe").unlink(missing_ok=True)
+        pytest.fail(f"cannot mount {venv} read-only here (unshare --mount): {probe.stderr!r}")
+    return prefix
+
+
+def _install_and_run(wheel, base):
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site)]
+        + [str(wheel)],
+        check=True,
+        timeout=300,
+    )
+    # The dependencies, after the wheel on sys.path; its .pth files are not processed, so
+    # this environment's editable course_lib does not leak in.
+    (site / "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    if not IS_ROOT:
+        for path in [venv, *venv.rglob("*")]:
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    prefix = _read_only_prefix(venv)
+
+    home, work = base / "home", base / "work"
+    (home / "tmp").mkdir(parents=True)
+    work.mkdir()
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "COURSE_LIB_MNIST_SOURCE": "sample",
+        "OPENBLAS_NUM_THREADS": "1",
+        "LANG": "C.UTF-8",
+    }
+    watched = {
+        "the environment": (venv, ()),
+        "the checkout": (ROOT, (str(ROOT / ".venv"), str(ROOT / ".git"))),
+    }
+    before = {name: _snapshot(folder, skip) for name, (folder, skip) in watched.items()}
+
+    def student(*args, timeout=900):
+        return subprocess.run(
+            [*prefix, str(python), "-m", "course_lib", *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    copied = student("notebooks", "course")
+    assert copied.returncode == 0, copied.stderr
+    names = sorted(p.name for p in (work / "course").glob("*.ipynb"))
+    assert names and names[0].startswith("01_")
+    ran = student("reproduce", "--notebooks", "course", "--out", "report")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    report = (work / "report" / "report.md").read_text(encoding="utf-8")
+    assert report.count(" | ok |") == len(names)
+    assert "**no**" not in report
+
+    after = {name: _snapshot(folder, skip) for name, (folder, skip) in watched.items()}
+    for name in watched:
+        changed = _changed(before[name], after[name])
+        assert not changed, f"written into {name}: {changed[:5]}"
