@@ -18,9 +18,7 @@ IDX bytes (see ``_catalog.py``); ``verify=False`` lets you load your own files.
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -31,8 +29,9 @@ import platformdirs
 
 from . import _cache, _catalog
 from ._cache import Arrays
-from ._download import DownloadError, download, official
-from ._idx import load_blob, parse_idx
+from ._download import DownloadError, download
+from ._folders import find_files, read_folder, sample_digests
+from ._idx import load_blob
 
 DATASETS = tuple(_catalog.SHA256)
 SOURCES = ("auto", "local", "download", "sample")
@@ -86,61 +85,18 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("course_lib"))
 
 
-def _find_files(folder: Path) -> tuple[list[Path], list[str]]:
-    """Paths of the four IDX files in ``folder`` (``.gz`` or plain), and the names missing."""
-    found, missing = [], []
-    for name in _catalog.FILES:
-        for candidate in (folder / f"{name}.gz", folder / name):
-            if candidate.is_file():
-                found.append(candidate)
-                break
-        else:
-            missing.append(f"{name}.gz")
-    return found, missing
-
-
-@functools.cache
-def _sample_digests(folder: Path) -> dict[str, _catalog.Digest]:
-    """The bundled sample's SHA-256 values, read from PROVENANCE (their one true home)."""
-    text = (folder / "PROVENANCE").read_text(encoding="utf-8")
-    by_name = {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, flags=re.M)}
-    return {name: _catalog.Digest(by_name[f"{name}.gz"], by_name[name]) for name in _catalog.FILES}
-
-
-def _read_folder(folder: Path, digests: dict[str, _catalog.Digest] | None) -> tuple[Arrays, bool]:
-    """Parse the four IDX files in ``folder``; return the arrays and whether all are official.
-
-    ``digests=None`` skips the comparison. Raises FileNotFoundError for missing files and
-    ValueError for corrupt ones.
-    """
-    paths, missing = _find_files(folder)
-    if missing:
-        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}")
-    arrays, all_official = [], True
-    for path, name in zip(paths, _catalog.FILES, strict=True):
-        blob = load_blob(path)
-        if digests is not None and not official(blob.file_sha256, blob.idx_sha256, digests[name]):
-            all_official = False
-        arrays.append(parse_idx(blob.idx, str(path), ndim=3 if "images" in name else 1))
-    for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
-        if len(images) != len(labels):
-            raise ValueError(
-                f"{folder}: the {part} set has {len(images)} images but {len(labels)} labels"
-            )
-    return Arrays(*arrays), all_official
-
-
 def _load_data_dir(folder: Path, dataset: str, verify: bool) -> Arrays:
     """Load a user-given folder; with verify=True its files must be the official release."""
-    if (folder / dataset).is_dir() and not _find_files(folder / dataset)[1]:
+    if (folder / dataset).is_dir() and not find_files(folder / dataset)[1]:
         folder = folder / dataset
-    missing = _find_files(folder)[1]
+    missing = find_files(folder)[1]
     if missing:
         raise FileNotFoundError(
             f"data_dir {folder} lacks {', '.join(missing)} "
             f"(expected the four standard IDX files of {dataset!r})"
         )
-    arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+    sizes = _catalog.SIZES[dataset] if verify else None
+    arrays, is_official = read_folder(folder, _catalog.SHA256[dataset], sizes)
     if verify and not is_official:
         raise ValueError(
             f"the files in {folder} are not the official {dataset!r} release "
@@ -154,7 +110,7 @@ def _load_sample(dataset: str, verify: bool) -> Arrays:
         raise DataUnavailableError(
             f"there is no bundled sample of {dataset!r}; to get it, " + _catalog.HOW_TO_GET[dataset]
         )
-    arrays, is_official = _read_folder(SAMPLE_DIR, _sample_digests(SAMPLE_DIR))
+    arrays, is_official = read_folder(SAMPLE_DIR, sample_digests(SAMPLE_DIR))
     if verify and not is_official:
         raise ValueError(
             f"the bundled sample in {SAMPLE_DIR} does not match its PROVENANCE checksums; "
@@ -165,10 +121,11 @@ def _load_sample(dataset: str, verify: bool) -> Arrays:
 
 def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool] | None:
     """Load ``folder`` if it has usable files, else explain in one line and return None."""
-    if not folder.is_dir() or _find_files(folder)[1]:
+    if not folder.is_dir() or find_files(folder)[1]:
         return None
+    sizes = _catalog.SIZES[dataset] if verify else None
     try:
-        arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+        arrays, is_official = read_folder(folder, _catalog.SHA256[dataset], sizes)
     except (OSError, ValueError) as exc:
         _note(f"course_lib: skipping {folder}: {exc}")
         return None
@@ -180,15 +137,15 @@ def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool]
 
 def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
     """Download the four files into ``folder``; with keep_verified, reuse official ones."""
-    digests = _catalog.SHA256[dataset]
+    digests, sizes = _catalog.SHA256[dataset], _catalog.SIZES[dataset]
     for name in _catalog.FILES:
         present = folder / f"{name}.gz"
         if keep_verified and present.is_file():
             try:
-                blob = load_blob(present)
-            except ValueError:
-                blob = None  # corrupt: download it again
-            if blob and official(blob.file_sha256, blob.idx_sha256, digests[name]):
+                blob = load_blob(present, max_idx=sizes[name].idx)
+            except (OSError, ValueError):
+                blob = None  # corrupt or unreadable: download it again
+            if blob and digests[name].matches(blob.file_sha256, blob.idx_sha256):
                 continue
         download(
             name,
@@ -276,7 +233,7 @@ def load_arrays(
             ) from exc
         warnings.warn(SAMPLE_WARNING, UserWarning, stacklevel=3)
         return _load_sample(dataset, verify=True)
-    arrays, _ = _read_folder(root / dataset, _catalog.SHA256[dataset])
+    arrays, _ = read_folder(root / dataset, _catalog.SHA256[dataset], _catalog.SIZES[dataset])
     _save_cache(cache_file, arrays)
     return arrays
 
