@@ -5,20 +5,20 @@ of a second; the cache makes a repeat load a plain read. It stores the raw uint8
 (normalising and one-hot encoding happen on the fly) plus a BLAKE2b digest of them, so
 a truncated or damaged file is noticed and rebuilt instead of feeding bad data to a
 lesson (BLAKE2b rather than SHA-256 because it is twice as fast here, and a repeat
-load should stay a small fraction of a second). It is written to a temporary file and
-renamed, so a crash never leaves half a cache behind.
+load should stay a small fraction of a second). It is written through a part file and
+a rename (see ``_parts``), so a crash never leaves half a cache behind.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from ._parts import PartFile
 
 
 class Arrays(NamedTuple):
@@ -58,13 +58,7 @@ def read(path: Path) -> tuple[Arrays | None, str | None]:
 
 
 def write(path: Path, arrays: Arrays) -> None:
-    """Write the cache atomically: a temporary file in the same folder, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a cache may be shared
-            np.savez(out, blake2b=np.array(digest(arrays)), **arrays._asdict())
-        os.replace(tmp_name, path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    """Write the cache atomically: a part file in the same folder, then a rename."""
+    with PartFile(path) as part:
+        np.savez(part.file, blake2b=np.array(digest(arrays)), **arrays._asdict())
+        part.commit()
