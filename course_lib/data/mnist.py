@@ -9,7 +9,8 @@ Where the data comes from, in order (``source="auto"``):
    else the user cache folder (``platformdirs.user_cache_dir("course_lib")``). It holds
    the downloaded ``.gz`` files and a uint8 ``.npz`` built from them.
 3. System packages: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
-4. Download from a list of mirrors, each file checked against its official SHA-256.
+4. Download from a list of mirrors (HTTPS first), each file checked against its
+   official SHA-256 and size while it streams in.
 5. MNIST only: the bundled sample (10,000 real MNIST digits), with a warning.
 
 Every file is checked against the official SHA-256 of its ``.gz`` or of its decompressed
@@ -36,8 +37,11 @@ from ._idx import load_blob
 DATASETS = tuple(_catalog.SHA256)
 SOURCES = ("auto", "local", "download", "sample")
 
-# Seconds without an answer before a mirror is given up; tests make it short.
-DOWNLOAD_TIMEOUT = 30.0
+# Seconds without any progress (connecting, the first byte, any later read) before a
+# mirror is given up: short, so that a silent network fails fast. Tests make it shorter.
+DOWNLOAD_TIMEOUT = 10.0
+# Seconds for a whole file from one mirror (9.9 MB at 33 kB/s), so a trickle ends too.
+DOWNLOAD_DEADLINE = 300.0
 PROGRESSBAR = True
 
 # The checkout's top-level data/ folder (only used if it exists next to pyproject.toml).
@@ -152,7 +156,9 @@ def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
             _catalog.MIRRORS[dataset],
             folder,
             digests[name],
+            sizes[name],
             timeout=DOWNLOAD_TIMEOUT,
+            deadline=DOWNLOAD_DEADLINE,
             progressbar=PROGRESSBAR,
             log=_note,
         )
