@@ -15,10 +15,13 @@ Where the data comes from, in order (``source="auto"``):
 
 Every file is checked against the official SHA-256 of its ``.gz`` or of its decompressed
 IDX bytes (see ``_catalog.py``); ``verify=False`` lets you load your own files.
+
+Part files left by a killed download are swept on a later load (see ``_parts.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -28,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from . import _cache, _catalog
+from . import _cache, _catalog, _parts
 from ._cache import Arrays
 from ._download import DownloadError, download
 from ._folders import find_files, read_folder, sample_digests
@@ -47,6 +50,8 @@ PROGRESSBAR = True
 # The checkout's top-level data/ folder (only used if it exists next to pyproject.toml).
 CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
+
+logger = logging.getLogger("course_lib.data")
 
 SAMPLE_WARNING = (
     "Could not get full MNIST (see the messages above), so load_mnist() is using the "
@@ -210,6 +215,10 @@ def load_arrays(
         return _load_data_dir(Path(data_dir).expanduser(), dataset, verify)
 
     root = cache_dir()
+    stale_after = DOWNLOAD_DEADLINE + DOWNLOAD_TIMEOUT + 60.0
+    for folder in (root, root / dataset):
+        for path in _parts.clean_stale(folder, older_than=stale_after):
+            logger.info("course_lib: removed %s, left half-written by a stopped process", path)
     cache_file = root / f"{dataset}.npz"
     if source != "download":
         arrays, why = _cache.read(cache_file)
