@@ -8,6 +8,7 @@ generous margins.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import tracemalloc
@@ -55,9 +56,9 @@ def server(fake):
 
 
 def _only_the_failure_note(cache: Path) -> None:
-    """Nothing half-written is left: no data, no part file."""
+    """Nothing half-written is left: no data, no part file, just the failure note."""
     left = sorted(p.name for p in cache.rglob("*") if p.is_file())
-    assert left == []
+    assert left == ["mnist-download-failed.json"]
 
 
 def test_trickle_ends_at_the_deadline(monkeypatch, server, fake_official, isolated):
@@ -118,17 +119,18 @@ def test_gzip_bomb_is_stopped_without_holding_it(monkeypatch, server, isolated):
 
 
 def test_failure_lines_name_the_url_never_a_temporary_file(
-    monkeypatch, server, fake_official, tmp_path, capsys
+    monkeypatch, server, fake_official, tmp_path, caplog
 ):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("corrupt")])
-    with pytest.raises(DataUnavailableError) as caught:
-        load_mnist(source="download")
+    with caplog.at_level(logging.INFO, logger="course_lib.data"):
+        with pytest.raises(DataUnavailableError) as caught:
+            load_mnist(source="download")
     url = f"{server.url('corrupt')}{TRAIN_IMAGES}"
     line = str(caught.value).splitlines()[1]
     assert line.startswith(f"  {url}: not a valid gzip file (")
-    printed = capsys.readouterr().err.splitlines()
-    assert printed[0].startswith(f"course_lib: {url}: not a valid gzip file")
-    assert not any(".part" in text or str(tmp_path) in text for text in [line, *printed])
+    logged = [r.getMessage() for r in caplog.records]
+    assert f"course_lib: {url}: not a valid gzip file" in logged[0]
+    assert not any(".part" in text or str(tmp_path) in text for text in [line, *logged])
 
 
 def test_proxy_from_the_environment_is_used(monkeypatch, server, fake_official):

@@ -146,25 +146,25 @@ def test_wrong_checksum_is_rejected_and_not_kept(
 ):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("bad")])
     with pytest.raises(DataUnavailableError, match="SHA-256 mismatch"):
-        load_mnist(source="download")
-    assert "SHA-256 mismatch" in capsys.readouterr().err
-    leftovers = list(isolated.user_cache.rglob("*"))
-    assert [p for p in leftovers if p.is_file()] == []
+        load_mnist(source="download", verbose=True)
+    assert "SHA-256 mismatch" in capsys.readouterr().out
+    leftovers = [p for p in isolated.user_cache.rglob("*") if p.is_file()]
+    # Only the note that the download failed (see test_data_network.py), no data.
+    assert [p.name for p in leftovers] == ["mnist-download-failed.json"]
 
 
 def test_wrong_checksum_then_next_mirror(monkeypatch, server, fake_official, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("bad"), server.url("good")])
-    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
-    err = capsys.readouterr().err
-    assert err.count(f"course_lib: {server.url('bad')}") == 4
-    assert err.count("SHA-256 mismatch") == 4
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
+    out = capsys.readouterr().out
+    assert out.count(f"{server.url('bad')}") == 4 and out.count("SHA-256 mismatch") == 4
 
 
 def test_http_errors_are_skipped(monkeypatch, server, fake_official, capsys):
     mirrors = [server.url("404"), server.url("500"), server.url("good")]
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", mirrors)
-    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
-    lines = capsys.readouterr().err.splitlines()
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
+    lines = capsys.readouterr().out.splitlines()
     assert sum("HTTP 404" in line and server.url("404") in line for line in lines) == 4
     assert sum("HTTP 500" in line and server.url("500") in line for line in lines) == 4
 
@@ -172,18 +172,19 @@ def test_http_errors_are_skipped(monkeypatch, server, fake_official, capsys):
 def test_timeout_is_skipped(monkeypatch, server, fake_official, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("slow"), server.url("good")])
     start = time.perf_counter()
-    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
     assert time.perf_counter() - start < 4 * 1.0  # gave up before the slow server answered
-    err = capsys.readouterr().err
-    assert err.count("no answer within 0.3 s") == 4 and server.url("slow") in err
+    out = capsys.readouterr().out
+    assert out.count("no answer within 0.3 s") == 4 and server.url("slow") in out
 
 
 def test_all_mirrors_fail_falls_back_to_sample(monkeypatch, server, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("404")])
-    with pytest.warns(UserWarning, match="10,000 real MNIST digits.*not the full"):
-        (x, _), (xt, _) = load_mnist()
+    (x, _), (xt, _) = load_mnist(verbose=True)
     assert x.shape == (8000, 784) and xt.shape == (2000, 784)
-    assert "HTTP 404" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "bundled sample: 8,000 train / 2,000 test real MNIST digits" in out
+    assert f"{server.url('404')}train-images-idx3-ubyte.gz: HTTP 404" in out
 
 
 def test_source_local_never_downloads(monkeypatch, server, fake_official):
@@ -351,11 +352,17 @@ def test_fashion_from_debian_package(monkeypatch, isolated):
     np.testing.assert_array_equal(x, x2)
 
 
-def test_no_writable_cache_still_gives_the_sample(monkeypatch, tmp_path, server, fake_official):
+def test_no_writable_cache_still_gives_the_sample(
+    monkeypatch, tmp_path, server, fake_official, capsys
+):
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # nothing, not even root, can create a folder inside a file
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(blocker / "cache"))
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("good")])
-    with pytest.warns(UserWarning, match="SAMPLE"):
-        (x, _), _ = load_mnist()
+    (x, _), _ = load_mnist()
     assert x.shape == (8000, 784)
+    out = capsys.readouterr().out
+    # Says why the download could not even start, instead of pointing at nothing.
+    assert f"cannot write to the cache folder {blocker / 'cache' / 'mnist'}: " in out
+    assert "make that folder writable" in out and len(out.splitlines()) == 1
+    assert server.hits == []

@@ -4,19 +4,27 @@ Where the data comes from, in order (``source="auto"``):
 
 1. ``data_dir`` (or the environment variable ``COURSE_LIB_DATA``): a folder holding the
    four standard IDX files (``train-images-idx3-ubyte.gz`` ...), directly or in a
-   sub-folder named after the dataset. If given, it is the only place looked at.
+   sub-folder named after the dataset. If given, it is the only place looked at, and
+   nothing is ever written into it (it may be read-only).
 2. The cache: the checkout's ``data/`` folder when running from a writable checkout,
    else the user cache folder (``platformdirs.user_cache_dir("course_lib")``). It holds
    the downloaded ``.gz`` files and a uint8 ``.npz`` built from them.
 3. System packages: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
 4. Download from a list of mirrors (HTTPS first), each file checked against its
    official SHA-256 and size while it streams in.
-5. MNIST only: the bundled sample (10,000 real MNIST digits), with a warning.
+5. MNIST only: the bundled sample (10,000 real MNIST digits), with one calm line on
+   stdout that says so and how to get full MNIST.
 
 Every file is checked against the official SHA-256 of its ``.gz`` or of its decompressed
 IDX bytes (see ``_catalog.py``); ``verify=False`` lets you load your own files.
 
-Part files left by a killed download are swept on a later load (see ``_parts.py``).
+A failed download is remembered for ``RETRY_AFTER`` seconds in a small marker file in the
+cache folder (``<dataset>-download-failed.json``), so that the next notebooks of a class
+behind a silent proxy go straight to step 5 instead of waiting again; ``source="download"``
+always tries, and a successful download removes the marker. Part files left by a killed
+download are swept on a later load (see ``_parts.py``). Details of each step (which
+mirror failed and why) go to the logger ``course_lib.data`` at INFO level, and are also
+printed with ``verbose=True``.
 """
 
 from __future__ import annotations
@@ -25,13 +33,13 @@ import logging
 import os
 import sys
 import tempfile
-import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import platformdirs
 
-from . import _cache, _catalog, _parts
+from . import _cache, _catalog, _marker, _messages, _parts
 from ._cache import Arrays
 from ._download import DownloadError, download
 from ._folders import find_files, read_folder, sample_digests
@@ -45,6 +53,8 @@ SOURCES = ("auto", "local", "download", "sample")
 DOWNLOAD_TIMEOUT = 10.0
 # Seconds for a whole file from one mirror (9.9 MB at 33 kB/s), so a trickle ends too.
 DOWNLOAD_DEADLINE = 300.0
+# Seconds a failed download is remembered before source="auto" tries the mirrors again.
+RETRY_AFTER = 15 * 60.0
 PROGRESSBAR = True
 
 # The checkout's top-level data/ folder (only used if it exists next to pyproject.toml).
@@ -53,21 +63,32 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
 logger = logging.getLogger("course_lib.data")
 
-SAMPLE_WARNING = (
-    "Could not get full MNIST (see the messages above), so load_mnist() is using the "
-    "bundled SAMPLE: 10,000 real MNIST digits (8,000 train / 2,000 test), not the full "
-    "70,000-digit MNIST. Accuracies will be a little lower than in the textbook. "
-    "Pass source='sample' to choose it knowingly."
-)
-
 
 class DataUnavailableError(FileNotFoundError):
     """No source could provide the requested dataset; the message says how to get it."""
 
 
+class _Found(NamedTuple):
+    arrays: Arrays
+    source: str  # where it came from: data_dir, cache, system, download or sample
+    official: bool
+    where: Path
+
+
 def _note(message: str) -> None:
-    """Tell the user what happened, in one line on stderr."""
+    """Tell the user about a problem worth fixing, in one line on stderr."""
     print(message, file=sys.stderr)
+
+
+def _detail_printer(verbose: bool):
+    """A function for step-by-step detail: logged at INFO, and printed when verbose."""
+
+    def detail(message: str) -> None:
+        logger.info(message)
+        if verbose:
+            print(message)
+
+    return detail
 
 
 def _is_writable(folder: Path) -> bool:
@@ -94,7 +115,7 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("course_lib"))
 
 
-def _load_data_dir(folder: Path, dataset: str, verify: bool) -> Arrays:
+def _load_data_dir(folder: Path, dataset: str, verify: bool) -> _Found:
     """Load a user-given folder; with verify=True its files must be the official release."""
     if (folder / dataset).is_dir() and not find_files(folder / dataset)[1]:
         folder = folder / dataset
@@ -111,11 +132,17 @@ def _load_data_dir(folder: Path, dataset: str, verify: bool) -> Arrays:
             f"the files in {folder} are not the official {dataset!r} release "
             "(SHA-256 mismatch); pass verify=False to load them anyway"
         )
-    return arrays
+    return _Found(arrays, "data_dir", is_official, folder)
 
 
-def _load_sample(dataset: str, verify: bool) -> Arrays:
+def _load_sample(dataset: str, verify: bool, *, from_env: bool = False) -> _Found:
     if dataset != "mnist":
+        if from_env:
+            raise DataUnavailableError(
+                f"there is no bundled sample of {dataset!r}, and COURSE_LIB_MNIST_SOURCE=sample "
+                "asks for it; unset COURSE_LIB_MNIST_SOURCE (or set it to auto) to load "
+                f"{dataset!r}"
+            )
         raise DataUnavailableError(
             f"there is no bundled sample of {dataset!r}; to get it, " + _catalog.HOW_TO_GET[dataset]
         )
@@ -125,7 +152,7 @@ def _load_sample(dataset: str, verify: bool) -> Arrays:
             f"the bundled sample in {SAMPLE_DIR} does not match its PROVENANCE checksums; "
             "reinstall course_lib or rebuild it with scripts/build_mnist_sample.py"
         )
-    return arrays
+    return _Found(arrays, "sample", True, SAMPLE_DIR)
 
 
 def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool] | None:
@@ -144,7 +171,34 @@ def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool]
     return arrays, is_official
 
 
-def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
+def _save_cache(path: Path, arrays: Arrays) -> None:
+    try:
+        _cache.write(path, arrays)
+    except OSError as exc:  # a cache we cannot write only costs speed next time
+        _note(f"course_lib: could not write the cache {path}: {exc}")
+
+
+def _from_cache_folder(root: Path, dataset: str, verify: bool) -> _Found | None:
+    """The .npz cache, else verified files in the cache folder or a system package."""
+    cache_file = root / f"{dataset}.npz"
+    arrays, why = _cache.read(cache_file)
+    if arrays is not None:
+        return _Found(arrays, "cache", True, cache_file)
+    if why:
+        _note(f"course_lib: the cache {cache_file} is {why}; rebuilding it")
+    places = [(root / dataset, "cache")]
+    places += [(Path(folder), "system") for folder in _catalog.SYSTEM_DIRS[dataset]]
+    for folder, key in places:
+        found = _try_folder(folder, dataset, verify)
+        if found is not None:
+            arrays, is_official = found
+            if is_official:  # only the official release may be cached under its name
+                _save_cache(cache_file, arrays)
+            return _Found(arrays, key, is_official, folder)
+    return None
+
+
+def _download_all(dataset: str, folder: Path, *, keep_verified: bool, detail) -> None:
     """Download the four files into ``folder``; with keep_verified, reuse official ones."""
     digests, sizes = _catalog.SHA256[dataset], _catalog.SIZES[dataset]
     for name in _catalog.FILES:
@@ -165,18 +219,55 @@ def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
             timeout=DOWNLOAD_TIMEOUT,
             deadline=DOWNLOAD_DEADLINE,
             progressbar=PROGRESSBAR,
-            log=_note,
+            log=detail,
         )
 
 
-def _save_cache(path: Path, arrays: Arrays) -> None:
+def _download(root: Path, dataset: str, source: str, detail) -> _Found:
+    """Steps 4 and 5 of the module docstring: the mirrors, else the sample (MNIST only)."""
+    marker = root / f"{dataset}-download-failed.json"
+    if source == "auto":
+        failed = _marker.read(marker, ttl=RETRY_AFTER)
+        if failed is not None:
+            wait = _messages.minutes(RETRY_AFTER - failed.age)
+            retry = f"next try in {wait}, or now with source='download'"
+            when = f" {_messages.minutes(failed.age)} ago"
+            return _fall_back(dataset, f"{failed.cause}; {retry}", when=when)
     try:
-        _cache.write(path, arrays)
-    except OSError as exc:  # a cache we cannot write only costs speed next time
-        _note(f"course_lib: could not write the cache {path}: {exc}")
+        _download_all(dataset, root / dataset, keep_verified=source != "download", detail=detail)
+    except DownloadError as exc:
+        detail(f"course_lib: {exc}")
+        if exc.kind != "folder":  # a folder we cannot write cannot hold the note either
+            try:
+                _marker.write(marker, _messages.cause(exc.kind, str(exc)))
+            except OSError:
+                pass  # then the next load simply tries again
+        if source == "download":
+            raise DataUnavailableError(
+                f"{exc}\nTo get {dataset!r}, " + _catalog.HOW_TO_GET[dataset]
+            ) from None
+        return _fall_back(dataset, _messages.cause(exc.kind, str(exc), now=True), kind=exc.kind)
+    _marker.clear(marker)
+    arrays, _ = read_folder(root / dataset, _catalog.SHA256[dataset], _catalog.SIZES[dataset])
+    _save_cache(root / f"{dataset}.npz", arrays)
+    return _Found(arrays, "download", True, root / dataset)
 
 
-def _resolve_source(source: str) -> str:
+def _fall_back(dataset: str, why: str, *, when: str = "", kind: str = "") -> _Found:
+    """The bundled sample, with one calm line saying why; for other datasets, an error."""
+    if dataset != "mnist":
+        raise DataUnavailableError(
+            _messages.unavailable(dataset, why, sample=None, when=when, kind=kind)
+        )
+    found = _load_sample(dataset, verify=True)
+    sample = (len(found.arrays.x_train), len(found.arrays.x_test))
+    # stdout, not a warning: in Jupyter anything on stderr shows as an alarming pink block.
+    print(_messages.unavailable(dataset, why, sample=sample, when=when, kind=kind))
+    return found
+
+
+def _resolve_source(source: str) -> tuple[str, bool]:
+    """The source to use, and whether it came from COURSE_LIB_MNIST_SOURCE."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}; got {source!r}")
     if source == "auto":
@@ -186,28 +277,19 @@ def _resolve_source(source: str) -> str:
                 raise ValueError(
                     f"COURSE_LIB_MNIST_SOURCE must be one of {', '.join(SOURCES)}; got {env!r}"
                 )
-            return env
-    return source
+            return env, True
+    return source, False
 
 
-def load_arrays(
-    dataset: str = "mnist",
-    *,
-    data_dir: str | os.PathLike | None = None,
-    source: str = "auto",
-    verify: bool = True,
-) -> Arrays:
-    """Return the dataset's raw uint8 arrays (images ``(N, 28, 28)``), from the best source.
-
-    See ``load_mnist`` for the arguments; this is the same search without any reshaping.
-    """
+def _load(dataset, data_dir, source, verify, verbose) -> _Found:
+    """Search the sources in the order of the module docstring."""
     if dataset not in DATASETS:
         raise ValueError(
             f"dataset must be one of {', '.join(map(repr, DATASETS))}; got {dataset!r}"
         )
-    source = _resolve_source(source)
+    source, from_env = _resolve_source(source)
     if source == "sample":
-        return _load_sample(dataset, verify)
+        return _load_sample(dataset, verify, from_env=from_env)
 
     if data_dir is None:
         data_dir = os.environ.get("COURSE_LIB_DATA") or None
@@ -219,38 +301,31 @@ def load_arrays(
     for folder in (root, root / dataset):
         for path in _parts.clean_stale(folder, older_than=stale_after):
             logger.info("course_lib: removed %s, left half-written by a stopped process", path)
-    cache_file = root / f"{dataset}.npz"
     if source != "download":
-        arrays, why = _cache.read(cache_file)
-        if arrays is not None:
-            return arrays
-        if why:
-            _note(f"course_lib: the cache {cache_file} is {why}; rebuilding it")
-        for folder in (root / dataset, *_catalog.SYSTEM_DIRS[dataset]):
-            found = _try_folder(Path(folder), dataset, verify)
-            if found is not None:
-                arrays, is_official = found
-                if is_official:  # only the official release may be cached under its name
-                    _save_cache(cache_file, arrays)
-                return arrays
+        found = _from_cache_folder(root, dataset, verify)
+        if found is not None:
+            return found
         if source == "local":
             raise DataUnavailableError(
                 f"no local copy of {dataset!r} in {root / dataset}; to get it, "
                 + _catalog.HOW_TO_GET[dataset]
             )
+    return _download(root, dataset, source, _detail_printer(verbose))
 
-    try:
-        _download_all(dataset, root / dataset, keep_verified=source != "download")
-    except DownloadError as exc:
-        if source == "download" or dataset != "mnist":
-            raise DataUnavailableError(
-                f"{exc}\nTo get {dataset!r}, " + _catalog.HOW_TO_GET[dataset]
-            ) from exc
-        warnings.warn(SAMPLE_WARNING, UserWarning, stacklevel=3)
-        return _load_sample(dataset, verify=True)
-    arrays, _ = read_folder(root / dataset, _catalog.SHA256[dataset], _catalog.SIZES[dataset])
-    _save_cache(cache_file, arrays)
-    return arrays
+
+def load_arrays(
+    dataset: str = "mnist",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    source: str = "auto",
+    verify: bool = True,
+    verbose: bool = False,
+) -> Arrays:
+    """Return the dataset's raw uint8 arrays (images ``(N, 28, 28)``), from the best source.
+
+    See ``load_mnist`` for the arguments; this is the same search without any reshaping.
+    """
+    return _load(dataset, data_dir, source, verify, verbose).arrays
 
 
 def _one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -278,6 +353,7 @@ def load_mnist(
     data_dir: str | os.PathLike | None = None,
     source: str = "auto",
     verify: bool = True,
+    verbose: bool = False,
 ):
     """Load MNIST as ``((x_train, d_train), (x_test, d_test))``, like the textbook's loader.
 
@@ -292,8 +368,10 @@ def load_mnist(
       10,000-digit sample). The environment variable ``COURSE_LIB_MNIST_SOURCE`` overrides
       ``"auto"``, e.g. ``COURSE_LIB_MNIST_SOURCE=sample`` in CI.
     - ``verify``: require files to match the official SHA-256; False accepts your own files.
+    - ``verbose``: print each step (which mirror failed and why); they are always logged
+      to the logger ``course_lib.data`` at INFO level.
     """
-    arrays = load_arrays(dataset, data_dir=data_dir, source=source, verify=verify)
+    arrays = _load(dataset, data_dir, source, verify, verbose).arrays
     train = _format(arrays.x_train, arrays.d_train, normalize, flatten, one_hot_label)
     test = _format(arrays.x_test, arrays.d_test, normalize, flatten, one_hot_label)
     return train, test
