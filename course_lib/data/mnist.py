@@ -171,9 +171,18 @@ def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool]
     return arrays, is_official
 
 
-def _save_cache(path: Path, arrays: Arrays) -> None:
+def _expected(dataset: str) -> _cache.Expected:
+    digests, sizes = _catalog.SHA256[dataset], _catalog.SIZES[dataset]
+    return _cache.Expected(
+        dataset,
+        tuple(digests[name].idx for name in _catalog.FILES),
+        tuple(_catalog.idx_shape(name, sizes[name].idx) for name in _catalog.FILES),
+    )
+
+
+def _save_cache(path: Path, arrays: Arrays, dataset: str) -> None:
     try:
-        _cache.write(path, arrays)
+        _cache.write(path, arrays, dataset=dataset, sources=_expected(dataset).sources)
     except OSError as exc:  # a cache we cannot write only costs speed next time
         _note(f"course_lib: could not write the cache {path}: {exc}")
 
@@ -181,7 +190,7 @@ def _save_cache(path: Path, arrays: Arrays) -> None:
 def _from_cache_folder(root: Path, dataset: str, verify: bool) -> _Found | None:
     """The .npz cache, else verified files in the cache folder or a system package."""
     cache_file = root / f"{dataset}.npz"
-    arrays, why = _cache.read(cache_file)
+    arrays, why = _cache.read(cache_file, _expected(dataset))
     if arrays is not None:
         return _Found(arrays, "cache", True, cache_file)
     if why:
@@ -193,7 +202,7 @@ def _from_cache_folder(root: Path, dataset: str, verify: bool) -> _Found | None:
         if found is not None:
             arrays, is_official = found
             if is_official:  # only the official release may be cached under its name
-                _save_cache(cache_file, arrays)
+                _save_cache(cache_file, arrays, dataset)
             return _Found(arrays, key, is_official, folder)
     return None
 
@@ -249,7 +258,7 @@ def _download(root: Path, dataset: str, source: str, detail) -> _Found:
         return _fall_back(dataset, _messages.cause(exc.kind, str(exc), now=True), kind=exc.kind)
     _marker.clear(marker)
     arrays, _ = read_folder(root / dataset, _catalog.SHA256[dataset], _catalog.SIZES[dataset])
-    _save_cache(root / f"{dataset}.npz", arrays)
+    _save_cache(root / f"{dataset}.npz", arrays, dataset)
     return _Found(arrays, "download", True, root / dataset)
 
 
