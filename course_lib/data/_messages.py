@@ -1,6 +1,8 @@
-"""The sentences the data layer shows people when full data is not available."""
+"""The sentences the data layer shows people: what data is used, and why full data is not."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from . import _catalog
 
@@ -55,3 +57,14 @@ def unavailable(
         f"bundled sample: {sample[0]:,} train / {sample[1]:,} test real {name} digits. "
         f"To get full {name}, {how}."
     )
+
+
+def describe(dataset: str, source: str, official: bool, where: Path, counts: tuple[int, int]):
+    """A short description of loaded data, e.g. "MNIST (60,000 train / 10,000 test)"."""
+    name = _catalog.NAMES[dataset]
+    sizes = f"{counts[0]:,} train / {counts[1]:,} test"
+    if source == "sample":
+        return f"{name} bundled sample ({sizes})"
+    if official:
+        return f"{name} ({sizes})"
+    return f"{name}-format files in {where} ({sizes}; not the official release)"

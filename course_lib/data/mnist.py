@@ -25,6 +25,9 @@ always tries, and a successful download removes the marker. Part files left by a
 download are swept on a later load (see ``_parts.py``). Details of each step (which
 mirror failed and why) go to the logger ``course_lib.data`` at INFO level, and are also
 printed with ``verbose=True``.
+
+``load_mnist`` returns a ``LoadedData``: the textbook's tuple, with ``dataset``,
+``source`` and ``description`` attributes that say which data was used.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from ._cache import Arrays
 from ._download import DownloadError, download
 from ._folders import find_files, read_folder, sample_digests
 from ._idx import load_blob
+from ._loaded import LoadedData
 
 DATASETS = tuple(_catalog.SHA256)
 SOURCES = ("auto", "local", "download", "sample")
@@ -70,7 +74,7 @@ class DataUnavailableError(FileNotFoundError):
 
 class _Found(NamedTuple):
     arrays: Arrays
-    source: str  # where it came from: data_dir, cache, system, download or sample
+    source: str  # a key of _loaded.SOURCES
     official: bool
     where: Path
 
@@ -363,7 +367,7 @@ def load_mnist(
     source: str = "auto",
     verify: bool = True,
     verbose: bool = False,
-):
+) -> LoadedData:
     """Load MNIST as ``((x_train, d_train), (x_test, d_test))``, like the textbook's loader.
 
     - ``normalize``: images as float32 in [0, 1]; if False, uint8 in 0..255.
@@ -379,8 +383,15 @@ def load_mnist(
     - ``verify``: require files to match the official SHA-256; False accepts your own files.
     - ``verbose``: print each step (which mirror failed and why); they are always logged
       to the logger ``course_lib.data`` at INFO level.
+
+    The result is a ``LoadedData``: it unpacks like the tuple above, and its ``dataset``,
+    ``source`` and ``description`` attributes say which data this is.
     """
-    arrays = _load(dataset, data_dir, source, verify, verbose).arrays
+    found = _load(dataset, data_dir, source, verify, verbose)
+    counts = (len(found.arrays.x_train), len(found.arrays.x_test))
+    description = _messages.describe(dataset, found.source, found.official, found.where, counts)
+    _detail_printer(verbose)(f"course_lib: {description}, from {found.source} ({found.where})")
+    arrays = found.arrays
     train = _format(arrays.x_train, arrays.d_train, normalize, flatten, one_hot_label)
     test = _format(arrays.x_test, arrays.d_test, normalize, flatten, one_hot_label)
-    return train, test
+    return LoadedData((train, test), dataset=dataset, source=found.source, description=description)
