@@ -169,8 +169,9 @@ def test_verbose_and_logging_show_each_mirror(monkeypatch, caplog, capsys):
     monkeypatch.setattr(mnist, "RETRY_AFTER", 0.0)
     load_arrays(verbose=True)
     out = capsys.readouterr().out.splitlines()
-    assert f"course_lib: {urls[1]}train-images-idx3-ubyte.gz: connection refused" in out
-    assert out[-1] == OFFLINE_LINE
+    assert out == [
+        f"course_lib: {url}train-images-idx3-ubyte.gz: connection refused" for url in urls
+    ] + [OFFLINE_LINE]
 
 
 def test_fashion_offline_is_one_error_line(monkeypatch):

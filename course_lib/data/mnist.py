@@ -249,7 +249,6 @@ def _download(root: Path, dataset: str, source: str, detail) -> _Found:
     try:
         _download_all(dataset, root / dataset, keep_verified=source != "download", detail=detail)
     except DownloadError as exc:
-        detail(f"course_lib: {exc}")
         if exc.kind != "folder":  # a folder we cannot write cannot hold the note either
             try:
                 _marker.write(marker, _messages.cause(exc.kind, str(exc)))
@@ -390,7 +389,7 @@ def load_mnist(
     found = _load(dataset, data_dir, source, verify, verbose)
     counts = (len(found.arrays.x_train), len(found.arrays.x_test))
     description = _messages.describe(dataset, found.source, found.official, found.where, counts)
-    _detail_printer(verbose)(f"course_lib: {description}, from {found.source} ({found.where})")
+    _detail_printer(verbose)(f"course_lib: using {description} ({found.source}: {found.where})")
     arrays = found.arrays
     train = _format(arrays.x_train, arrays.d_train, normalize, flatten, one_hot_label)
     test = _format(arrays.x_test, arrays.d_test, normalize, flatten, one_hot_label)
