@@ -6,131 +6,55 @@ serves small fabricated IDX files, and every cache folder lives under tmp_path.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import platformdirs
 import pytest
 
 from course_lib.data import DataUnavailableError, _catalog, load_mnist, mnist
-from course_lib.data._catalog import FILES, Digest
 from course_lib.data._idx import encode_idx, gzip_bytes
+from tests.test_data_support import (
+    LocalServer,
+    assert_equal_to,
+    isolate,
+    make_fake,
+    make_official,
+    write_files,
+)
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-# --- fixtures -------------------------------------------------------------------------
-
-
-def _fake_arrays(seed: int, n_train: int = 60, n_test: int = 20):
-    rng = np.random.default_rng(seed)
-    return (
-        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        (np.arange(n_train) % 10).astype(np.uint8),
-        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        (np.arange(n_test) % 10).astype(np.uint8),
-    )
+# --- fixtures (helpers in tests/test_data_support.py) ---------------------------------
 
 
 @pytest.fixture
 def fake():
     """Small fabricated IDX files, their digests, and wrong-but-valid variants."""
-    arrays = _fake_arrays(0)
-    idx = {name: encode_idx(a) for name, a in zip(FILES, arrays, strict=True)}
-    files = {f"{name}.gz": gzip_bytes(data) for name, data in idx.items()}
-    # Valid gzip + valid IDX, but one byte differs: only the checksum can catch it.
-    bad = {f"{n}.gz": gzip_bytes(d[:-1] + bytes([d[-1] ^ 0xFF])) for n, d in idx.items()}
-    digests = {
-        name: Digest(hashlib.sha256(files[f"{name}.gz"]).hexdigest(), hashlib.sha256(d).hexdigest())
-        for name, d in idx.items()
-    }
-    return SimpleNamespace(arrays=arrays, files=files, bad=bad, digests=digests)
+    return make_fake(0)
 
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path):
     """No network, no repo data/ folder, no environment overrides, short timeouts."""
-    user_cache = tmp_path / "user-cache"
-    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(user_cache))
-    monkeypatch.setattr(mnist, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout" / "data")
-    monkeypatch.setattr(mnist, "DOWNLOAD_TIMEOUT", 0.3)
-    monkeypatch.setattr(mnist, "PROGRESSBAR", False)
-    for dataset in _catalog.MIRRORS:
-        monkeypatch.setitem(_catalog.MIRRORS, dataset, [])
-        monkeypatch.setitem(_catalog.SYSTEM_DIRS, dataset, [])
-    for var in ("COURSE_LIB_DATA", "COURSE_LIB_MNIST_SOURCE"):
-        monkeypatch.delenv(var, raising=False)
-    # A proxy from the environment must not see requests meant for the local server.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    return SimpleNamespace(user_cache=user_cache)
+    return isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture
 def fake_official(monkeypatch, fake):
     """Make the fabricated files the 'official' MNIST release for this test."""
-    monkeypatch.setitem(_catalog.SHA256, "mnist", fake.digests)
+    make_official(monkeypatch, fake)
     return fake
 
 
 @pytest.fixture
 def server(fake):
     """A local HTTP server: /good/, /bad/ (wrong bytes), /404/, /500/, /slow/ (no answer)."""
-    hits = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            mode, _, name = self.path.strip("/").partition("/")
-            if mode == "slow":
-                time.sleep(1.0)
-            if mode in ("404", "500"):
-                self.send_error(int(mode))
-                return
-            body = (fake.bad if mode == "bad" else fake.files).get(name)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    yield SimpleNamespace(url=lambda mode: f"{base}{mode}/", hits=hits)
-    httpd.shutdown()
-    httpd.server_close()
-
-
-def _write_files(folder: Path, files: dict[str, bytes]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    return folder
-
-
-def _assert_equal_to(result, arrays):
-    (x, d), (xt, dt) = result
-    np.testing.assert_array_equal(x.reshape(arrays[0].shape), arrays[0])
-    np.testing.assert_array_equal(d, arrays[1])
-    np.testing.assert_array_equal(xt.reshape(arrays[2].shape), arrays[2])
-    np.testing.assert_array_equal(dt, arrays[3])
+    with LocalServer(fake) as httpd:
+        yield httpd
 
 
 # --- the bundled sample and the output format ------------------------------------------
@@ -168,7 +92,7 @@ def test_textbook_call_and_sample_split():
 
 
 def test_sample_is_checked_against_provenance(monkeypatch, tmp_path):
-    copy = _write_files(
+    copy = write_files(
         tmp_path / "sample", {p.name: p.read_bytes() for p in mnist.SAMPLE_DIR.iterdir()}
     )
     # Same shape, every label changed to 0: a valid file that is not the sample.
@@ -204,13 +128,13 @@ def test_invalid_arguments_name_the_choices(monkeypatch):
 
 def test_download_then_cache(monkeypatch, server, fake_official, isolated):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("good")])
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert len(server.hits) == 4
     cache = isolated.user_cache
     assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(fake_official.files)
     assert (cache / "mnist.npz").is_file()
     # The second load comes from the cache: no request.
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert len(server.hits) == 4
     # The cache holds no pickles.
     with np.load(cache / "mnist.npz", allow_pickle=False) as npz:
@@ -222,24 +146,25 @@ def test_wrong_checksum_is_rejected_and_not_kept(
 ):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("bad")])
     with pytest.raises(DataUnavailableError, match="SHA-256 mismatch"):
-        load_mnist(source="download")
-    assert "SHA-256 mismatch" in capsys.readouterr().err
-    leftovers = list(isolated.user_cache.rglob("*"))
-    assert [p for p in leftovers if p.is_file()] == []
+        load_mnist(source="download", verbose=True)
+    assert "SHA-256 mismatch" in capsys.readouterr().out
+    leftovers = [p for p in isolated.user_cache.rglob("*") if p.is_file()]
+    # Only the note that the download failed (see test_data_network.py), no data.
+    assert [p.name for p in leftovers] == ["mnist-download-failed.json"]
 
 
 def test_wrong_checksum_then_next_mirror(monkeypatch, server, fake_official, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("bad"), server.url("good")])
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
-    err = capsys.readouterr().err
-    assert err.count(f"mirror {server.url('bad')} failed") == 4
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
+    out = capsys.readouterr().out
+    assert out.count(f"{server.url('bad')}") == 4 and out.count("SHA-256 mismatch") == 4
 
 
 def test_http_errors_are_skipped(monkeypatch, server, fake_official, capsys):
     mirrors = [server.url("404"), server.url("500"), server.url("good")]
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", mirrors)
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
-    lines = capsys.readouterr().err.splitlines()
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
+    lines = capsys.readouterr().out.splitlines()
     assert sum("HTTP 404" in line and server.url("404") in line for line in lines) == 4
     assert sum("HTTP 500" in line and server.url("500") in line for line in lines) == 4
 
@@ -247,18 +172,19 @@ def test_http_errors_are_skipped(monkeypatch, server, fake_official, capsys):
 def test_timeout_is_skipped(monkeypatch, server, fake_official, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("slow"), server.url("good")])
     start = time.perf_counter()
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False, verbose=True), fake_official.arrays)
     assert time.perf_counter() - start < 4 * 1.0  # gave up before the slow server answered
-    err = capsys.readouterr().err
-    assert err.count("no answer within 0.3 s") == 4 and server.url("slow") in err
+    out = capsys.readouterr().out
+    assert out.count("no answer within 0.3 s") == 4 and server.url("slow") in out
 
 
 def test_all_mirrors_fail_falls_back_to_sample(monkeypatch, server, capsys):
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("404")])
-    with pytest.warns(UserWarning, match="10,000 real MNIST digits.*not the full"):
-        (x, _), (xt, _) = load_mnist()
+    (x, _), (xt, _) = load_mnist(verbose=True)
     assert x.shape == (8000, 784) and xt.shape == (2000, 784)
-    assert "HTTP 404" in capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "bundled sample: 8,000 train / 2,000 test real MNIST digits" in out
+    assert f"{server.url('404')}train-images-idx3-ubyte.gz: HTTP 404" in out
 
 
 def test_source_local_never_downloads(monkeypatch, server, fake_official):
@@ -289,21 +215,21 @@ def _corrupt_digest(path: Path):
 
 @pytest.mark.parametrize("corrupt", [_corrupt_truncate, _corrupt_garbage, _corrupt_digest])
 def test_corrupt_cache_is_detected_and_rebuilt(fake_official, isolated, capsys, corrupt):
-    _write_files(isolated.user_cache / "mnist", fake_official.files)
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    write_files(isolated.user_cache / "mnist", fake_official.files)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     npz = isolated.user_cache / "mnist.npz"
     good_bytes = npz.read_bytes()
     corrupt(npz)
     capsys.readouterr()
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert "rebuilding it" in capsys.readouterr().err
     assert npz.read_bytes() == good_bytes
 
 
 def test_unofficial_cached_files_are_replaced(monkeypatch, server, fake_official, isolated):
-    _write_files(isolated.user_cache / "mnist", fake_official.bad)
+    write_files(isolated.user_cache / "mnist", fake_official.bad)
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("good")])
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert len(server.hits) == 4
 
 
@@ -338,7 +264,7 @@ def test_read_only_checkout_falls_back_to_user_cache(
             monkeypatch.setattr(tempfile, "mkstemp", refuse)
         assert mnist.cache_dir() == isolated.user_cache
         monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("good")])
-        _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+        assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
         assert list(data.iterdir()) == []
         assert (isolated.user_cache / "mnist.npz").is_file()
     finally:
@@ -349,21 +275,21 @@ def test_read_only_checkout_falls_back_to_user_cache(
 
 
 def test_data_dir_and_env_var(monkeypatch, tmp_path, fake_official):
-    folder = _write_files(tmp_path / "mine", fake_official.files)
-    _assert_equal_to(load_mnist(normalize=False, data_dir=folder), fake_official.arrays)
+    folder = write_files(tmp_path / "mine", fake_official.files)
+    assert_equal_to(load_mnist(normalize=False, data_dir=folder), fake_official.arrays)
     monkeypatch.setenv("COURSE_LIB_DATA", str(folder))
-    _assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
 
 
 def test_data_dir_requires_official_files_unless_verify_false(tmp_path, fake):
-    folder = _write_files(tmp_path / "subset", fake.files)  # not the official MNIST digests
+    folder = write_files(tmp_path / "subset", fake.files)  # not the official MNIST digests
     with pytest.raises(ValueError, match="not the official 'mnist' release.*verify=False"):
         load_mnist(data_dir=folder)
-    _assert_equal_to(load_mnist(normalize=False, data_dir=folder, verify=False), fake.arrays)
+    assert_equal_to(load_mnist(normalize=False, data_dir=folder, verify=False), fake.arrays)
 
 
 def test_data_dir_missing_files(tmp_path, fake):
-    folder = _write_files(
+    folder = write_files(
         tmp_path / "partial",
         {"train-images-idx3-ubyte.gz": fake.files["train-images-idx3-ubyte.gz"]},
     )
@@ -375,7 +301,7 @@ def test_wrong_magic_number_names_the_file(tmp_path, fake):
     files = dict(fake.files)
     idx = encode_idx(fake.arrays[0])
     files["train-images-idx3-ubyte.gz"] = gzip_bytes(b"\x00\x00\x08\x01" + idx[4:])
-    folder = _write_files(tmp_path / "badmagic", files)
+    folder = write_files(tmp_path / "badmagic", files)
     with pytest.raises(
         ValueError, match=r"train-images-idx3-ubyte\.gz: expected magic number 2051"
     ):
@@ -386,7 +312,7 @@ def test_wrong_length_names_the_file(tmp_path, fake):
     files = dict(fake.files)
     files["t10k-labels-idx1-ubyte"] = encode_idx(fake.arrays[3])[:-3]  # plain IDX, truncated
     del files["t10k-labels-idx1-ubyte.gz"]
-    folder = _write_files(tmp_path / "short", files)
+    folder = write_files(tmp_path / "short", files)
     with pytest.raises(
         ValueError, match=r"t10k-labels-idx1-ubyte: expected 20 data bytes.*found 17"
     ):
@@ -396,7 +322,7 @@ def test_wrong_length_names_the_file(tmp_path, fake):
 def test_truncated_gzip_names_the_file(tmp_path, fake):
     files = dict(fake.files)
     files["train-labels-idx1-ubyte.gz"] = files["train-labels-idx1-ubyte.gz"][:20]
-    folder = _write_files(tmp_path / "cut", files)
+    folder = write_files(tmp_path / "cut", files)
     with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz: not a valid gzip"):
         load_mnist(data_dir=folder, verify=False)
 
@@ -426,11 +352,17 @@ def test_fashion_from_debian_package(monkeypatch, isolated):
     np.testing.assert_array_equal(x, x2)
 
 
-def test_no_writable_cache_still_gives_the_sample(monkeypatch, tmp_path, server, fake_official):
+def test_no_writable_cache_still_gives_the_sample(
+    monkeypatch, tmp_path, server, fake_official, capsys
+):
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # nothing, not even root, can create a folder inside a file
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(blocker / "cache"))
     monkeypatch.setitem(_catalog.MIRRORS, "mnist", [server.url("good")])
-    with pytest.warns(UserWarning, match="SAMPLE"):
-        (x, _), _ = load_mnist()
+    (x, _), _ = load_mnist()
     assert x.shape == (8000, 784)
+    out = capsys.readouterr().out
+    # Says why the download could not even start, instead of pointing at nothing.
+    assert f"cannot write to the cache folder {blocker / 'cache' / 'mnist'}: " in out
+    assert "make that folder writable" in out and len(out.splitlines()) == 1
+    assert server.hits == []

@@ -16,8 +16,17 @@ Sources of the digests:
   tensorflow-datasets and torchvision. Decompressed IDX: computed from Debian's
   ``dataset-fashion-mnist`` package; other projects publish the same values.
 
-``MIRRORS`` and ``SYSTEM_DIRS`` are plain module-level dicts so tests can point them at a
-local server or a temporary folder.
+Official sizes (``SIZES``): the decompressed IDX sizes follow from the shapes (a 16-byte
+header and 60,000 or 10,000 images of 28 x 28 bytes; an 8-byte header and one byte per
+label) and are the same for both datasets; the ``.gz`` sizes are those of the original
+releases. A download is capped by them: nothing bigger than the real file is kept.
+
+Mirrors are listed HTTPS first. The plain-HTTP ones remain as a last resort (for
+networks whose proxy breaks TLS): the SHA-256 check, not the transport, is what makes a
+file trustworthy, so a tampered file is rejected whichever way it came.
+
+``MIRRORS``, ``SIZES`` and ``SYSTEM_DIRS`` are plain module-level dicts so tests can point
+them at a local server, small files or a temporary folder.
 """
 
 from __future__ import annotations
@@ -34,11 +43,42 @@ FILES = (
 )
 
 
+NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+
+
 class Digest(NamedTuple):
     """Official SHA-256 of a file: of the ``.gz`` download and of the decompressed IDX."""
 
     gz: str
     idx: str
+
+    def matches(self, file_sha256: str, idx_sha256: str) -> bool:
+        """True if a file (as stored, or once decompressed) is this official release."""
+        return file_sha256 == self.gz or idx_sha256 == self.idx
+
+
+class Size(NamedTuple):
+    """Official size in bytes of a file: the ``.gz`` download and the decompressed IDX."""
+
+    gz: int
+    idx: int
+
+
+def max_download_size(size: Size) -> int:
+    """The most bytes a genuine copy can take on the wire, compressed any way or not at all.
+
+    Capped relative to the decompressed size, not to the official ``.gz``: a mirror or a
+    distribution may recompress (Debian's files differ from the originals), and even
+    gzip's worst case (stored blocks, a few bytes per 64 KiB) stays far below 1 % more.
+    """
+    return max(size.gz, size.idx + size.idx // 100 + 1024)
+
+
+def idx_shape(name: str, idx_size: int) -> tuple[int, ...]:
+    """The array shape that an IDX file of this name and size holds (images are 28 x 28)."""
+    if "images" in name:
+        return ((idx_size - 16) // (28 * 28), 28, 28)
+    return (idx_size - 8,)
 
 
 SHA256: dict[str, dict[str, Digest]] = {
@@ -80,7 +120,22 @@ SHA256: dict[str, dict[str, Digest]] = {
     },
 }
 
-# Tried in order; a file's URL is the base plus "<name>.gz".
+SIZES: dict[str, dict[str, Size]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": Size(9_912_422, 47_040_016),
+        "train-labels-idx1-ubyte": Size(28_881, 60_008),
+        "t10k-images-idx3-ubyte": Size(1_648_877, 7_840_016),
+        "t10k-labels-idx1-ubyte": Size(4_542, 10_008),
+    },
+    "fashion": {
+        "train-images-idx3-ubyte": Size(26_421_880, 47_040_016),
+        "train-labels-idx1-ubyte": Size(29_515, 60_008),
+        "t10k-images-idx3-ubyte": Size(4_422_102, 7_840_016),
+        "t10k-labels-idx1-ubyte": Size(5_148, 10_008),
+    },
+}
+
+# Tried in order, HTTPS first; a file's URL is the base plus "<name>.gz".
 MIRRORS: dict[str, list[str]] = {
     "mnist": [
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -88,8 +143,10 @@ MIRRORS: dict[str, list[str]] = {
         "http://yann.lecun.com/exdb/mnist/",
     ],
     "fashion": [
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        # The authors' S3 bucket: its REST endpoint speaks HTTPS, its website one only HTTP.
+        "https://fashion-mnist.s3.eu-central-1.amazonaws.com/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ],
 }
 
@@ -101,9 +158,9 @@ SYSTEM_DIRS: dict[str, list[Path]] = {
 
 # What to tell a user when no source had the data.
 HOW_TO_GET: dict[str, str] = {
-    "mnist": "connect to the internet once, or pass data_dir= a folder holding the four "
-    "MNIST .gz files (or set COURSE_LIB_DATA)",
+    "mnist": "connect to the internet once, or set COURSE_LIB_DATA (or pass data_dir=) to a "
+    "folder with the four MNIST .gz files",
     "fashion": "install Debian's package (`sudo apt-get install dataset-fashion-mnist`), "
-    "connect to the internet once, or pass data_dir= a folder holding the four "
-    "Fashion-MNIST .gz files (or set COURSE_LIB_DATA)",
+    "connect to the internet once, or set COURSE_LIB_DATA (or pass data_dir=) to a folder "
+    "with the four Fashion-MNIST .gz files",
 }

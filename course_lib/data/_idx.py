@@ -8,17 +8,17 @@ then one 32-bit size per dimension. MNIST images are ``(N, 28, 28)`` and labels 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ._stream import StreamCheck
+
 _UBYTE = 0x08
-_GZIP_MAGIC = b"\x1f\x8b"
+_READ_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,22 @@ class IdxBlob:
     idx_sha256: str
 
 
-def load_blob(path: Path) -> IdxBlob:
-    """Read ``path`` and decompress it if it is gzip; raise ValueError if it is corrupt."""
+def load_blob(path: Path, *, max_idx: int | None = None) -> IdxBlob:
+    """Read ``path``, decompressing it if it is gzip; raise ValueError if it is corrupt.
+
+    With ``max_idx``, a file whose IDX bytes would exceed that many bytes is rejected as
+    soon as it does, without decompressing the rest.
+    """
     path = Path(path)
-    data = path.read_bytes()
-    file_sha = hashlib.sha256(data).hexdigest()
-    # Trust the magic bytes, not the name: a server may have decompressed a `.gz` for us.
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            idx = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ValueError(f"{path}: not a valid gzip file ({exc})") from exc
-        idx_sha = hashlib.sha256(idx).hexdigest()
-    else:
-        idx, idx_sha = data, file_sha
-    return IdxBlob(path, idx, file_sha, idx_sha)
+    check = StreamCheck(max_idx=max_idx, keep=True)
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(_READ_CHUNK):
+                check.update(chunk)
+        checked = check.finish()
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return IdxBlob(path, checked.idx, checked.file_sha256, checked.idx_sha256)
 
 
 def parse_idx(idx: bytes, name: str, ndim: int) -> np.ndarray:

@@ -4,62 +4,95 @@ Where the data comes from, in order (``source="auto"``):
 
 1. ``data_dir`` (or the environment variable ``COURSE_LIB_DATA``): a folder holding the
    four standard IDX files (``train-images-idx3-ubyte.gz`` ...), directly or in a
-   sub-folder named after the dataset. If given, it is the only place looked at.
+   sub-folder named after the dataset. If given, it is the only place looked at, and
+   nothing is ever written into it (it may be read-only).
 2. The cache: the checkout's ``data/`` folder when running from a writable checkout,
    else the user cache folder (``platformdirs.user_cache_dir("course_lib")``). It holds
    the downloaded ``.gz`` files and a uint8 ``.npz`` built from them.
 3. System packages: Debian's ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
-4. Download from a list of mirrors, each file checked against its official SHA-256.
-5. MNIST only: the bundled sample (10,000 real MNIST digits), with a warning.
+4. Download from a list of mirrors (HTTPS first), each file checked against its
+   official SHA-256 and size while it streams in.
+5. MNIST only: the bundled sample (10,000 real MNIST digits), with one calm line on
+   stdout that says so and how to get full MNIST.
 
 Every file is checked against the official SHA-256 of its ``.gz`` or of its decompressed
 IDX bytes (see ``_catalog.py``); ``verify=False`` lets you load your own files.
+
+A failed download is remembered for ``RETRY_AFTER`` seconds in a small marker file in the
+cache folder (``<dataset>-download-failed.json``), so that the next notebooks of a class
+behind a silent proxy go straight to step 5 instead of waiting again; ``source="download"``
+always tries, and a successful download removes the marker. Part files left by a killed
+download are swept on a later load (see ``_parts.py``). Details of each step (which
+mirror failed and why) go to the logger ``course_lib.data`` at INFO level, and are also
+printed with ``verbose=True``.
+
+``load_mnist`` returns a ``LoadedData``: the textbook's tuple, with ``dataset``,
+``source`` and ``description`` attributes that say which data was used.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
-import re
 import sys
 import tempfile
-import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import platformdirs
 
-from . import _cache, _catalog
+from . import _cache, _catalog, _marker, _messages, _parts
 from ._cache import Arrays
-from ._download import DownloadError, download, official
-from ._idx import load_blob, parse_idx
+from ._download import DownloadError, download
+from ._folders import find_files, read_folder, sample_digests
+from ._idx import load_blob
+from ._loaded import LoadedData
 
 DATASETS = tuple(_catalog.SHA256)
 SOURCES = ("auto", "local", "download", "sample")
 
-# Seconds without an answer before a mirror is given up; tests make it short.
-DOWNLOAD_TIMEOUT = 30.0
+# Seconds without any progress (connecting, the first byte, any later read) before a
+# mirror is given up: short, so that a silent network fails fast. Tests make it shorter.
+DOWNLOAD_TIMEOUT = 10.0
+# Seconds for a whole file from one mirror (9.9 MB at 33 kB/s), so a trickle ends too.
+DOWNLOAD_DEADLINE = 300.0
+# Seconds a failed download is remembered before source="auto" tries the mirrors again.
+RETRY_AFTER = 15 * 60.0
 PROGRESSBAR = True
 
 # The checkout's top-level data/ folder (only used if it exists next to pyproject.toml).
 CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
-SAMPLE_WARNING = (
-    "Could not get full MNIST (see the messages above), so load_mnist() is using the "
-    "bundled SAMPLE: 10,000 real MNIST digits (8,000 train / 2,000 test), not the full "
-    "70,000-digit MNIST. Accuracies will be a little lower than in the textbook. "
-    "Pass source='sample' to choose it knowingly."
-)
+logger = logging.getLogger("course_lib.data")
 
 
 class DataUnavailableError(FileNotFoundError):
     """No source could provide the requested dataset; the message says how to get it."""
 
 
+class _Found(NamedTuple):
+    arrays: Arrays
+    source: str  # a key of _loaded.SOURCES
+    official: bool
+    where: Path
+
+
 def _note(message: str) -> None:
-    """Tell the user what happened, in one line on stderr."""
+    """Tell the user about a problem worth fixing, in one line on stderr."""
     print(message, file=sys.stderr)
+
+
+def _detail_printer(verbose: bool):
+    """A function for step-by-step detail: logged at INFO, and printed when verbose."""
+
+    def detail(message: str) -> None:
+        logger.info(message)
+        if verbose:
+            print(message)
+
+    return detail
 
 
 def _is_writable(folder: Path) -> bool:
@@ -86,89 +119,53 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("course_lib"))
 
 
-def _find_files(folder: Path) -> tuple[list[Path], list[str]]:
-    """Paths of the four IDX files in ``folder`` (``.gz`` or plain), and the names missing."""
-    found, missing = [], []
-    for name in _catalog.FILES:
-        for candidate in (folder / f"{name}.gz", folder / name):
-            if candidate.is_file():
-                found.append(candidate)
-                break
-        else:
-            missing.append(f"{name}.gz")
-    return found, missing
-
-
-@functools.cache
-def _sample_digests(folder: Path) -> dict[str, _catalog.Digest]:
-    """The bundled sample's SHA-256 values, read from PROVENANCE (their one true home)."""
-    text = (folder / "PROVENANCE").read_text(encoding="utf-8")
-    by_name = {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, flags=re.M)}
-    return {name: _catalog.Digest(by_name[f"{name}.gz"], by_name[name]) for name in _catalog.FILES}
-
-
-def _read_folder(folder: Path, digests: dict[str, _catalog.Digest] | None) -> tuple[Arrays, bool]:
-    """Parse the four IDX files in ``folder``; return the arrays and whether all are official.
-
-    ``digests=None`` skips the comparison. Raises FileNotFoundError for missing files and
-    ValueError for corrupt ones.
-    """
-    paths, missing = _find_files(folder)
-    if missing:
-        raise FileNotFoundError(f"{folder}: missing {', '.join(missing)}")
-    arrays, all_official = [], True
-    for path, name in zip(paths, _catalog.FILES, strict=True):
-        blob = load_blob(path)
-        if digests is not None and not official(blob.file_sha256, blob.idx_sha256, digests[name]):
-            all_official = False
-        arrays.append(parse_idx(blob.idx, str(path), ndim=3 if "images" in name else 1))
-    for images, labels, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
-        if len(images) != len(labels):
-            raise ValueError(
-                f"{folder}: the {part} set has {len(images)} images but {len(labels)} labels"
-            )
-    return Arrays(*arrays), all_official
-
-
-def _load_data_dir(folder: Path, dataset: str, verify: bool) -> Arrays:
+def _load_data_dir(folder: Path, dataset: str, verify: bool) -> _Found:
     """Load a user-given folder; with verify=True its files must be the official release."""
-    if (folder / dataset).is_dir() and not _find_files(folder / dataset)[1]:
+    if (folder / dataset).is_dir() and not find_files(folder / dataset)[1]:
         folder = folder / dataset
-    missing = _find_files(folder)[1]
+    missing = find_files(folder)[1]
     if missing:
         raise FileNotFoundError(
             f"data_dir {folder} lacks {', '.join(missing)} "
             f"(expected the four standard IDX files of {dataset!r})"
         )
-    arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+    sizes = _catalog.SIZES[dataset] if verify else None
+    arrays, is_official = read_folder(folder, _catalog.SHA256[dataset], sizes)
     if verify and not is_official:
         raise ValueError(
             f"the files in {folder} are not the official {dataset!r} release "
             "(SHA-256 mismatch); pass verify=False to load them anyway"
         )
-    return arrays
+    return _Found(arrays, "data_dir", is_official, folder)
 
 
-def _load_sample(dataset: str, verify: bool) -> Arrays:
+def _load_sample(dataset: str, verify: bool, *, from_env: bool = False) -> _Found:
     if dataset != "mnist":
+        if from_env:
+            raise DataUnavailableError(
+                f"there is no bundled sample of {dataset!r}, and COURSE_LIB_MNIST_SOURCE=sample "
+                "asks for it; unset COURSE_LIB_MNIST_SOURCE (or set it to auto) to load "
+                f"{dataset!r}"
+            )
         raise DataUnavailableError(
             f"there is no bundled sample of {dataset!r}; to get it, " + _catalog.HOW_TO_GET[dataset]
         )
-    arrays, is_official = _read_folder(SAMPLE_DIR, _sample_digests(SAMPLE_DIR))
+    arrays, is_official = read_folder(SAMPLE_DIR, sample_digests(SAMPLE_DIR))
     if verify and not is_official:
         raise ValueError(
             f"the bundled sample in {SAMPLE_DIR} does not match its PROVENANCE checksums; "
             "reinstall course_lib or rebuild it with scripts/build_mnist_sample.py"
         )
-    return arrays
+    return _Found(arrays, "sample", True, SAMPLE_DIR)
 
 
 def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool] | None:
     """Load ``folder`` if it has usable files, else explain in one line and return None."""
-    if not folder.is_dir() or _find_files(folder)[1]:
+    if not folder.is_dir() or find_files(folder)[1]:
         return None
+    sizes = _catalog.SIZES[dataset] if verify else None
     try:
-        arrays, is_official = _read_folder(folder, _catalog.SHA256[dataset])
+        arrays, is_official = read_folder(folder, _catalog.SHA256[dataset], sizes)
     except (OSError, ValueError) as exc:
         _note(f"course_lib: skipping {folder}: {exc}")
         return None
@@ -178,37 +175,111 @@ def _try_folder(folder: Path, dataset: str, verify: bool) -> tuple[Arrays, bool]
     return arrays, is_official
 
 
-def _download_all(dataset: str, folder: Path, *, keep_verified: bool) -> None:
+def _expected(dataset: str) -> _cache.Expected:
+    digests, sizes = _catalog.SHA256[dataset], _catalog.SIZES[dataset]
+    return _cache.Expected(
+        dataset,
+        tuple(digests[name].idx for name in _catalog.FILES),
+        tuple(_catalog.idx_shape(name, sizes[name].idx) for name in _catalog.FILES),
+    )
+
+
+def _save_cache(path: Path, arrays: Arrays, dataset: str) -> None:
+    try:
+        _cache.write(path, arrays, dataset=dataset, sources=_expected(dataset).sources)
+    except OSError as exc:  # a cache we cannot write only costs speed next time
+        _note(f"course_lib: could not write the cache {path}: {exc}")
+
+
+def _from_cache_folder(root: Path, dataset: str, verify: bool) -> _Found | None:
+    """The .npz cache, else verified files in the cache folder or a system package."""
+    cache_file = root / f"{dataset}.npz"
+    arrays, why = _cache.read(cache_file, _expected(dataset))
+    if arrays is not None:
+        return _Found(arrays, "cache", True, cache_file)
+    if why:
+        _note(f"course_lib: the cache {cache_file} is {why}; rebuilding it")
+    places = [(root / dataset, "cache")]
+    places += [(Path(folder), "system") for folder in _catalog.SYSTEM_DIRS[dataset]]
+    for folder, key in places:
+        found = _try_folder(folder, dataset, verify)
+        if found is not None:
+            arrays, is_official = found
+            if is_official:  # only the official release may be cached under its name
+                _save_cache(cache_file, arrays, dataset)
+            return _Found(arrays, key, is_official, folder)
+    return None
+
+
+def _download_all(dataset: str, folder: Path, *, keep_verified: bool, detail) -> None:
     """Download the four files into ``folder``; with keep_verified, reuse official ones."""
-    digests = _catalog.SHA256[dataset]
+    digests, sizes = _catalog.SHA256[dataset], _catalog.SIZES[dataset]
     for name in _catalog.FILES:
         present = folder / f"{name}.gz"
         if keep_verified and present.is_file():
             try:
-                blob = load_blob(present)
-            except ValueError:
-                blob = None  # corrupt: download it again
-            if blob and official(blob.file_sha256, blob.idx_sha256, digests[name]):
+                blob = load_blob(present, max_idx=sizes[name].idx)
+            except (OSError, ValueError):
+                blob = None  # corrupt or unreadable: download it again
+            if blob and digests[name].matches(blob.file_sha256, blob.idx_sha256):
                 continue
         download(
             name,
             _catalog.MIRRORS[dataset],
             folder,
             digests[name],
+            sizes[name],
             timeout=DOWNLOAD_TIMEOUT,
+            deadline=DOWNLOAD_DEADLINE,
             progressbar=PROGRESSBAR,
-            log=_note,
+            log=detail,
         )
 
 
-def _save_cache(path: Path, arrays: Arrays) -> None:
+def _download(root: Path, dataset: str, source: str, detail) -> _Found:
+    """Steps 4 and 5 of the module docstring: the mirrors, else the sample (MNIST only)."""
+    marker = root / f"{dataset}-download-failed.json"
+    if source == "auto":
+        failed = _marker.read(marker, ttl=RETRY_AFTER)
+        if failed is not None:
+            wait = _messages.minutes(RETRY_AFTER - failed.age)
+            retry = f"next try in {wait}, or now with source='download'"
+            when = f" {_messages.minutes(failed.age)} ago"
+            return _fall_back(dataset, f"{failed.cause}; {retry}", when=when)
     try:
-        _cache.write(path, arrays)
-    except OSError as exc:  # a cache we cannot write only costs speed next time
-        _note(f"course_lib: could not write the cache {path}: {exc}")
+        _download_all(dataset, root / dataset, keep_verified=source != "download", detail=detail)
+    except DownloadError as exc:
+        if exc.kind != "folder":  # a folder we cannot write cannot hold the note either
+            try:
+                _marker.write(marker, _messages.cause(exc.kind, str(exc)))
+            except OSError:
+                pass  # then the next load simply tries again
+        if source == "download":
+            raise DataUnavailableError(
+                f"{exc}\nTo get {dataset!r}, " + _catalog.HOW_TO_GET[dataset]
+            ) from None
+        return _fall_back(dataset, _messages.cause(exc.kind, str(exc), now=True), kind=exc.kind)
+    _marker.clear(marker)
+    arrays, _ = read_folder(root / dataset, _catalog.SHA256[dataset], _catalog.SIZES[dataset])
+    _save_cache(root / f"{dataset}.npz", arrays, dataset)
+    return _Found(arrays, "download", True, root / dataset)
 
 
-def _resolve_source(source: str) -> str:
+def _fall_back(dataset: str, why: str, *, when: str = "", kind: str = "") -> _Found:
+    """The bundled sample, with one calm line saying why; for other datasets, an error."""
+    if dataset != "mnist":
+        raise DataUnavailableError(
+            _messages.unavailable(dataset, why, sample=None, when=when, kind=kind)
+        )
+    found = _load_sample(dataset, verify=True)
+    sample = (len(found.arrays.x_train), len(found.arrays.x_test))
+    # stdout, not a warning: in Jupyter anything on stderr shows as an alarming pink block.
+    print(_messages.unavailable(dataset, why, sample=sample, when=when, kind=kind))
+    return found
+
+
+def _resolve_source(source: str) -> tuple[str, bool]:
+    """The source to use, and whether it came from COURSE_LIB_MNIST_SOURCE."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}; got {source!r}")
     if source == "auto":
@@ -218,8 +289,40 @@ def _resolve_source(source: str) -> str:
                 raise ValueError(
                     f"COURSE_LIB_MNIST_SOURCE must be one of {', '.join(SOURCES)}; got {env!r}"
                 )
-            return env
-    return source
+            return env, True
+    return source, False
+
+
+def _load(dataset, data_dir, source, verify, verbose) -> _Found:
+    """Search the sources in the order of the module docstring."""
+    if dataset not in DATASETS:
+        raise ValueError(
+            f"dataset must be one of {', '.join(map(repr, DATASETS))}; got {dataset!r}"
+        )
+    source, from_env = _resolve_source(source)
+    if source == "sample":
+        return _load_sample(dataset, verify, from_env=from_env)
+
+    if data_dir is None:
+        data_dir = os.environ.get("COURSE_LIB_DATA") or None
+    if data_dir is not None and source != "download":
+        return _load_data_dir(Path(data_dir).expanduser(), dataset, verify)
+
+    root = cache_dir()
+    stale_after = DOWNLOAD_DEADLINE + DOWNLOAD_TIMEOUT + 60.0
+    for folder in (root, root / dataset):
+        for path in _parts.clean_stale(folder, older_than=stale_after):
+            logger.info("course_lib: removed %s, left half-written by a stopped process", path)
+    if source != "download":
+        found = _from_cache_folder(root, dataset, verify)
+        if found is not None:
+            return found
+        if source == "local":
+            raise DataUnavailableError(
+                f"no local copy of {dataset!r} in {root / dataset}; to get it, "
+                + _catalog.HOW_TO_GET[dataset]
+            )
+    return _download(root, dataset, source, _detail_printer(verbose))
 
 
 def load_arrays(
@@ -228,57 +331,13 @@ def load_arrays(
     data_dir: str | os.PathLike | None = None,
     source: str = "auto",
     verify: bool = True,
+    verbose: bool = False,
 ) -> Arrays:
     """Return the dataset's raw uint8 arrays (images ``(N, 28, 28)``), from the best source.
 
     See ``load_mnist`` for the arguments; this is the same search without any reshaping.
     """
-    if dataset not in DATASETS:
-        raise ValueError(
-            f"dataset must be one of {', '.join(map(repr, DATASETS))}; got {dataset!r}"
-        )
-    source = _resolve_source(source)
-    if source == "sample":
-        return _load_sample(dataset, verify)
-
-    if data_dir is None:
-        data_dir = os.environ.get("COURSE_LIB_DATA") or None
-    if data_dir is not None and source != "download":
-        return _load_data_dir(Path(data_dir).expanduser(), dataset, verify)
-
-    root = cache_dir()
-    cache_file = root / f"{dataset}.npz"
-    if source != "download":
-        arrays, why = _cache.read(cache_file)
-        if arrays is not None:
-            return arrays
-        if why:
-            _note(f"course_lib: the cache {cache_file} is {why}; rebuilding it")
-        for folder in (root / dataset, *_catalog.SYSTEM_DIRS[dataset]):
-            found = _try_folder(Path(folder), dataset, verify)
-            if found is not None:
-                arrays, is_official = found
-                if is_official:  # only the official release may be cached under its name
-                    _save_cache(cache_file, arrays)
-                return arrays
-        if source == "local":
-            raise DataUnavailableError(
-                f"no local copy of {dataset!r} in {root / dataset}; to get it, "
-                + _catalog.HOW_TO_GET[dataset]
-            )
-
-    try:
-        _download_all(dataset, root / dataset, keep_verified=source != "download")
-    except DownloadError as exc:
-        if source == "download" or dataset != "mnist":
-            raise DataUnavailableError(
-                f"{exc}\nTo get {dataset!r}, " + _catalog.HOW_TO_GET[dataset]
-            ) from exc
-        warnings.warn(SAMPLE_WARNING, UserWarning, stacklevel=3)
-        return _load_sample(dataset, verify=True)
-    arrays, _ = _read_folder(root / dataset, _catalog.SHA256[dataset])
-    _save_cache(cache_file, arrays)
-    return arrays
+    return _load(dataset, data_dir, source, verify, verbose).arrays
 
 
 def _one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -306,7 +365,8 @@ def load_mnist(
     data_dir: str | os.PathLike | None = None,
     source: str = "auto",
     verify: bool = True,
-):
+    verbose: bool = False,
+) -> LoadedData:
     """Load MNIST as ``((x_train, d_train), (x_test, d_test))``, like the textbook's loader.
 
     - ``normalize``: images as float32 in [0, 1]; if False, uint8 in 0..255.
@@ -320,8 +380,17 @@ def load_mnist(
       10,000-digit sample). The environment variable ``COURSE_LIB_MNIST_SOURCE`` overrides
       ``"auto"``, e.g. ``COURSE_LIB_MNIST_SOURCE=sample`` in CI.
     - ``verify``: require files to match the official SHA-256; False accepts your own files.
+    - ``verbose``: print each step (which mirror failed and why); they are always logged
+      to the logger ``course_lib.data`` at INFO level.
+
+    The result is a ``LoadedData``: it unpacks like the tuple above, and its ``dataset``,
+    ``source`` and ``description`` attributes say which data this is.
     """
-    arrays = load_arrays(dataset, data_dir=data_dir, source=source, verify=verify)
+    found = _load(dataset, data_dir, source, verify, verbose)
+    counts = (len(found.arrays.x_train), len(found.arrays.x_test))
+    description = _messages.describe(dataset, found.source, found.official, found.where, counts)
+    _detail_printer(verbose)(f"course_lib: using {description} ({found.source}: {found.where})")
+    arrays = found.arrays
     train = _format(arrays.x_train, arrays.d_train, normalize, flatten, one_hot_label)
     test = _format(arrays.x_test, arrays.d_test, normalize, flatten, one_hot_label)
-    return train, test
+    return LoadedData((train, test), dataset=dataset, source=found.source, description=description)

@@ -1,0 +1,302 @@
+"""Helpers shared by the data-layer tests (this module holds no tests itself).
+
+Fabricated IDX files, an isolated cache, and local servers on 127.0.0.1 that misbehave
+in the ways real mirrors and proxies do. Every server loop is bounded in time and bytes
+and stops by itself, so a test that fails cannot leave one running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import platformdirs
+
+from course_lib.data import _catalog, mnist
+from course_lib.data._catalog import FILES, Digest, Size
+from course_lib.data._idx import encode_idx, gzip_bytes
+
+SERVER_TIME_LIMIT = 20.0  # seconds any one misbehaving answer may last
+
+
+def fake_arrays(seed: int, n_train: int = 60, n_test: int = 20):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        (np.arange(n_train) % 10).astype(np.uint8),
+        rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        (np.arange(n_test) % 10).astype(np.uint8),
+    )
+
+
+def make_fake(seed: int = 0) -> SimpleNamespace:
+    """Small fabricated IDX files, their digests and sizes, and wrong-but-valid variants."""
+    arrays = fake_arrays(seed)
+    idx = {name: encode_idx(a) for name, a in zip(FILES, arrays, strict=True)}
+    files = {f"{name}.gz": gzip_bytes(data) for name, data in idx.items()}
+    # Valid gzip + valid IDX, but one byte differs: only the checksum can catch it.
+    bad = {f"{n}.gz": gzip_bytes(d[:-1] + bytes([d[-1] ^ 0xFF])) for n, d in idx.items()}
+    digests = {
+        name: Digest(hashlib.sha256(files[f"{name}.gz"]).hexdigest(), hashlib.sha256(d).hexdigest())
+        for name, d in idx.items()
+    }
+    sizes = {name: Size(len(files[f"{name}.gz"]), len(d)) for name, d in idx.items()}
+    return SimpleNamespace(
+        arrays=arrays, idx=idx, files=files, bad=bad, digests=digests, sizes=sizes
+    )
+
+
+def make_official(monkeypatch, fake: SimpleNamespace, dataset: str = "mnist") -> None:
+    """Make the fabricated files the 'official' release of ``dataset`` for this test."""
+    monkeypatch.setitem(_catalog.SHA256, dataset, fake.digests)
+    monkeypatch.setitem(_catalog.SIZES, dataset, fake.sizes)
+
+
+def isolate(monkeypatch, tmp_path: Path) -> SimpleNamespace:
+    """No network, no repo data/ folder, no environment overrides, short time limits."""
+    user_cache = tmp_path / "user-cache"
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(user_cache))
+    monkeypatch.setattr(mnist, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout" / "data")
+    monkeypatch.setattr(mnist, "DOWNLOAD_TIMEOUT", 0.3)
+    monkeypatch.setattr(mnist, "DOWNLOAD_DEADLINE", 5.0)
+    monkeypatch.setattr(mnist, "PROGRESSBAR", False)
+    for dataset in _catalog.MIRRORS:
+        monkeypatch.setitem(_catalog.MIRRORS, dataset, [])
+        monkeypatch.setitem(_catalog.SYSTEM_DIRS, dataset, [])
+    for var in ("COURSE_LIB_DATA", "COURSE_LIB_MNIST_SOURCE"):
+        monkeypatch.delenv(var, raising=False)
+    # A proxy from the environment must not see requests meant for the local server.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return SimpleNamespace(user_cache=user_cache)
+
+
+def gzip_bomb(decompressed_mb: int) -> bytes:
+    """A small gzip file (members of 10 MB of zeros) that inflates to ``decompressed_mb``."""
+    member = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    one = member.compress(b"\0" * (10 << 20)) + member.flush()
+    return one * (decompressed_mb // 10)
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1; the first path segment picks the behaviour.
+
+    /good/, /bad/ (wrong bytes), /404/, /500/, /slow/ (answers after 1 s), /trickle/ (one
+    byte every 50 ms, forever), /endless/ (zeros, no length, forever), /huge/ (announces
+    10 GB), /bomb/ (a gzip bomb), /corrupt/ (gzip magic, then garbage), /gate/ (half the
+    file, then the rest once ``gate.set()``).
+    """
+
+    def __init__(
+        self, fake: SimpleNamespace, bomb: bytes = b"", tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.hits: list[str] = []
+        self.gate = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.hits.append(self.path)
+                path = self.path
+                if path.startswith("http://"):  # asked as a proxy: drop the scheme and host
+                    path = "/" + path.split("/", 3)[3]
+                mode, _, name = path.strip("/").partition("/")
+                try:
+                    server.answer(self, mode, name)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, as it should
+
+            def log_message(self, *args):
+                pass
+
+        self.fake, self.bomb = fake, bomb
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        scheme = "http"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.base = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/"
+
+    def url(self, mode: str) -> str:
+        return f"{self.base}{mode}/"
+
+    def answer(self, handler, mode: str, name: str) -> None:
+        if mode == "slow":
+            time.sleep(1.0)
+        if mode in ("404", "500"):
+            handler.send_error(int(mode))
+            return
+        body = (self.fake.bad if mode == "bad" else self.fake.files).get(name)
+        if body is None:
+            handler.send_error(404)
+            return
+        if mode == "bomb":
+            body = self.bomb
+        if mode == "corrupt":
+            body = body[:10] + bytes(len(body) - 10)  # a gzip header, then zeros
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        if mode == "huge":
+            handler.send_header("Content-Length", str(10**10))
+        elif mode != "endless":
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        end = time.monotonic() + SERVER_TIME_LIMIT
+        if mode == "trickle":
+            for byte in body:
+                if time.monotonic() > end:
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                time.sleep(0.05)
+        elif mode in ("endless", "huge"):
+            chunk = bytes(1 << 16)
+            for _ in range(4096):  # 256 MB at most
+                if time.monotonic() > end:
+                    return
+                handler.wfile.write(chunk)
+        elif mode == "gate":
+            handler.wfile.write(body[: len(body) // 2])
+            handler.wfile.flush()
+            self.gate.wait(SERVER_TIME_LIMIT)
+            handler.wfile.write(body[len(body) // 2 :])
+        else:
+            handler.wfile.write(body)
+
+    def __enter__(self) -> LocalServer:
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.gate.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers; counts the connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+
+    def _serve(self) -> None:
+        end = time.monotonic() + SERVER_TIME_LIMIT * 3
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections.append(conn)  # held open, never read, never answered
+
+    def __enter__(self) -> SilentServer:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        for conn in self.connections:
+            conn.close()
+        self.sock.close()
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: connections are refused at once."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def self_signed_tls(folder: Path) -> tuple[ssl.SSLContext, Path] | None:
+    """A server TLS context for 127.0.0.1 and its certificate file, or None without openssl."""
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def assert_equal_to(result, arrays) -> None:
+    (x, d), (xt, dt) = result
+    np.testing.assert_array_equal(x.reshape(arrays[0].shape), arrays[0])
+    np.testing.assert_array_equal(d, arrays[1])
+    np.testing.assert_array_equal(xt.reshape(arrays[2].shape), arrays[2])
+    np.testing.assert_array_equal(dt, arrays[3])
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+import platformdirs
+from course_lib.data import _catalog, load_mnist, mnist
+from course_lib.data._catalog import Digest, Size
+cfg = json.loads(sys.argv[1])
+platformdirs.user_cache_dir = lambda *a, **k: cfg["cache"]
+mnist.CHECKOUT_DATA_DIR = Path(cfg["cache"]) / "no-checkout"
+mnist.PROGRESSBAR = False
+mnist.DOWNLOAD_TIMEOUT = 30.0
+_catalog.MIRRORS["mnist"] = cfg["mirrors"]
+_catalog.SHA256["mnist"] = {k: Digest(*v) for k, v in cfg["digests"].items()}
+_catalog.SIZES["mnist"] = {k: Size(*v) for k, v in cfg["sizes"].items()}
+load_mnist(source="download")
+print("child done")
+"""
+
+
+def start_child_download(cache: Path, mirrors: list[str], fake: SimpleNamespace):
+    """Another process running ``load_mnist(source='download')`` into the same cache."""
+    cfg = {
+        "cache": str(cache),
+        "mirrors": mirrors,
+        "digests": {k: list(v) for k, v in fake.digests.items()},
+        "sizes": {k: list(v) for k, v in fake.sizes.items()},
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", _CHILD, json.dumps(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
