@@ -42,6 +42,8 @@ from typing import NamedTuple
 import numpy as np
 import platformdirs
 
+from course_lib.common.functions import one_hot
+
 from . import _cache, _catalog, _marker, _messages, _parts
 from ._cache import Arrays
 from ._download import DownloadError, download
@@ -340,19 +342,13 @@ def load_arrays(
     return _load(dataset, data_dir, source, verify, verbose).arrays
 
 
-def _one_hot(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
-    if labels.size and labels.max() >= n_classes:
-        raise ValueError(f"one_hot_label needs labels below {n_classes}; found {labels.max()}")
-    return np.eye(n_classes, dtype=np.float32)[labels]
-
-
 def _format(images: np.ndarray, labels: np.ndarray, normalize, flatten, one_hot_label):
     n = len(images)
     x = images.reshape(n, -1) if flatten else images.reshape(n, 1, *images.shape[1:])
     if normalize:
         # One pass straight into float32: no float64 or uint8->float32 temporary.
         x = np.divide(x, np.float32(255.0), dtype=np.float32)
-    d = _one_hot(labels) if one_hot_label else labels
+    d = one_hot(labels) if one_hot_label else labels
     return x, d
 
 
