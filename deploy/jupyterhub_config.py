@@ -46,7 +46,7 @@ c.Spawner.environment = {
     "COURSE_LIB_DATA": COURSE_DATA,
 }
 
-# Memory: one student's server + kernel peaks at about 0.45 GB on full MNIST
+# Memory: one student's server + kernel peaks at about 0.55 GB with full-size data
 # (benchmarks/bench_hub.py); 1 GB leaves room for a second notebook's kernel. Enforced by
 # SystemdSpawner (TLJH's spawner), DockerSpawner and KubeSpawner; LocalProcessSpawner
 # only passes it on as MEM_LIMIT for display. On TLJH, a `tljh-config set limits.memory`
