@@ -1,0 +1,294 @@
+"""A class on JupyterHub, for real: the instructor's hub configuration with students in it.
+
+Starts a real JupyterHub with configurable-http-proxy on free ports of 127.0.0.1, from
+deploy/jupyterhub_config.py with test settings on top (tests/hub_support.py): a shared
+password, one home folder per student, the bundled MNIST sample. Three students start
+their servers through the hub's REST API and run notebook 01 at the same time, each in
+their own server's kernel; then one student logs in through the hub's login page in
+Chromium, runs notebook 05 in JupyterLab and trains a run in the dashboard, whose widgets
+travel through the proxy's websockets.
+
+Needs jupyterhub (test extra), configurable-http-proxy (npm) and, for the browser part,
+Debian's /usr/bin/chromium with Python Playwright. Without them it is skipped with the
+reason, except in CI (``CI`` set), where it fails. Failure messages end with the tail of
+the hub's log, which also holds the servers' and kernels' output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.hub_support import (
+    DEPLOY_CONFIG,
+    NOTEBOOKS,
+    PASSWORD,
+    ROOT,
+    Hub,
+    missing_requirements,
+    run_notebooks_together,
+)
+
+STUDENTS = ("student1", "student2", "student3")
+NB01 = "01_sigmoid_vs_relu.ipynb"
+NB05 = "05_instructor_dashboard.ipynb"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RUN_TIMEOUT_MS = 180_000
+# The status bar's kernel item once the notebook's kernel runs ("No Kernel | ..." before).
+KERNEL_IDLE = re.compile(r"Python 3.*\| Idle")
+# The seed's progress lines at the last iteration: train-batch, then test accuracy.
+FINAL_LINES = re.compile(
+    r"Generation: 2000\. 正答率\(トレーニング\) = ([0-9.]+)\s*\n"
+    r"\s*: 2000\. 正答率\(テスト\) = ([0-9.]+)"
+)
+# Runs in each student's kernel after the notebook: where and as whom it ran.
+PROBE = """\
+import json, os
+print(json.dumps({
+    "user": os.environ.get("JUPYTERHUB_USER"),
+    "home": os.environ.get("HOME"),
+    "cwd": os.getcwd(),
+    "ppid": os.getppid(),
+    "threads": [os.environ.get(k) for k in
+                ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")],
+    "source": os.environ.get("COURSE_LIB_MNIST_SOURCE"),
+    "data": os.environ.get("COURSE_LIB_DATA"),
+}))
+"""
+
+
+def _require(reasons: list[str]) -> None:
+    if reasons:
+        message = "; ".join(reasons)
+        if os.environ.get("CI"):
+            pytest.fail(f"hub test cannot run in CI: {message}")
+        pytest.skip(message)
+
+
+def _browser_missing() -> list[str]:
+    if not CHROMIUM.exists():
+        return [f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded"]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return ["Python Playwright is not installed (pip install playwright)"]
+    return []
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """A running hub with the students' accounts; stopped with everything it started."""
+    _require(missing_requirements())
+    # Offline: the students' kernels train on the bundled sample, never download.
+    hub = Hub(
+        tmp_path_factory.mktemp("hub"),
+        spawner_environment={"COURSE_LIB_MNIST_SOURCE": "sample"},
+    )
+    try:
+        hub.start()
+        hub.add_users(STUDENTS)
+        yield hub
+    finally:
+        hub.stop()
+    leftovers = hub.processes()
+    assert not leftovers, f"still running after the hub stopped: {leftovers}"
+
+
+@contextlib.contextmanager
+def _explained(hub: Hub):
+    """Turn any failure into one that ends with the hub's log."""
+    try:
+        yield
+    except Exception as exc:
+        pytest.fail(f"{type(exc).__name__}: {exc}\n\n{hub.log_tail()}")
+
+
+def _course_command_exists() -> bool:
+    # `python -m course_lib notebooks DIR` is new; until the package has it, the hub's
+    # start command logs that it could not copy, and the test copies the notebooks.
+    done = subprocess.run(
+        [sys.executable, "-m", "course_lib", "notebooks", "--help"],
+        capture_output=True,
+        timeout=60,
+    )
+    return done.returncode == 0
+
+
+def _notebook_in_home(hub: Hub, user: str, name: str, *, copied_by_hub: bool) -> str:
+    """The notebook's path relative to the student's home, copying it in if needed."""
+    course = hub.home(user) / "course"
+    found = sorted(course.rglob(name)) if course.is_dir() else []
+    if copied_by_hub:
+        assert found, f"starting {user}'s server did not copy {name} into {course}"
+    if not found:
+        course.mkdir(parents=True, exist_ok=True)
+        found = [Path(shutil.copy(NOTEBOOKS / name, course / name))]
+    return found[0].relative_to(hub.home(user)).as_posix()
+
+
+@pytest.mark.slow
+def test_three_students_run_notebook_01_at_the_same_time(hub):
+    import psutil
+
+    started = time.monotonic()
+    with _explained(hub):
+        hub.start_servers(STUDENTS)
+        copied = _course_command_exists()
+        paths = {s: _notebook_in_home(hub, s, NB01, copied_by_hub=copied) for s in STUDENTS}
+        results = asyncio.run(run_notebooks_together(hub, paths, after=[PROBE, "1 / 0"]))
+
+        runs = [results[s].run for s in STUDENTS]
+        for run in runs:
+            assert run.error is None, run.describe_error()
+            finals = [(float(a), float(b)) for a, b in FINAL_LINES.findall(run.text)]
+            # Two trainings (sigmoid and ReLU, std 0.01) print the seed's last lines.
+            assert len(finals) >= 2, f"{run.user}: seed progress lines missing:\n{run.text}"
+            test_accuracies = sorted(test for _, test in finals)
+            assert test_accuracies[0] < 0.2, f"{run.user}: sigmoid learned? {finals}"
+            assert test_accuracies[1] >= 0.8, f"{run.user}: ReLU did not learn: {finals}"
+        # At the same time: every run started before any run finished.
+        assert max(r.started for r in runs) < min(r.finished for r in runs), [
+            (round(r.started - started, 1), round(r.finished - started, 1)) for r in runs
+        ]
+
+        for user in STUDENTS:
+            probe, failing = results[user].after
+            assert probe.error is None, probe.error
+            seen = json.loads(probe.text)
+            home = hub.home(user)
+            assert seen["user"] == user and seen["home"] == str(home), seen
+            assert seen["cwd"] == str((home / paths[user]).parent), seen
+            assert seen["threads"] == ["1", "1", "1"], seen
+            assert seen["source"] == "sample", seen
+            assert seen["data"], "COURSE_LIB_DATA from deploy/jupyterhub_config.py is missing"
+            # The kernel is a child of this student's own single-user server.
+            server = psutil.Process(seen["ppid"])
+            assert server.environ().get("JUPYTERHUB_USER") == user
+            assert any("jupyterhub-singleuser" in part for part in server.cmdline())
+            # A raising cell is reported as an error, so a broken notebook fails above.
+            assert failing.error and failing.error["ename"] == "ZeroDivisionError"
+    print(f"three students ran {NB01} at once in {time.monotonic() - started:.1f} s")
+
+
+def _login(page, user: str, password: str) -> None:
+    page.locator("#username_input").fill(user)
+    page.locator("#password_input").fill(password)
+    page.locator("#login_submit").click()
+
+
+def _choose_preset(page, prefix: str) -> str:
+    # The widget writes its labels with non-breaking spaces; compare them collapsed.
+    options = [
+        " ".join(text.split())
+        for text in page.locator(".course-preset select option").all_text_contents()
+    ]
+    index = next((i for i, text in enumerate(options) if text.startswith(prefix)), None)
+    assert index is not None, f"no preset starting with {prefix!r} among {options}"
+    page.locator(".course-preset select").select_option(index=index)
+    return options[index]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_student_runs_the_dashboard_through_the_hub_in_chromium(hub):
+    _require(_browser_missing())
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    student = STUDENTS[0]
+    started = time.monotonic()
+    with _explained(hub):
+        hub.start_servers([student])
+        path = _notebook_in_home(hub, student, NB05, copied_by_hub=_course_command_exists())
+        lab = f"/user/{student}/lab/tree/{path}"
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            page = None
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1800})
+                page.goto(f"{hub.url}/hub/login?next={urllib.parse.quote(lab)}")
+                _login(page, student, "not-the-password")
+                page.locator(".login_error").wait_for(timeout=30_000)
+                _login(page, student, PASSWORD)
+                page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
+                assert f"/user/{student}/lab" in page.url, page.url
+                # "Run All" before the notebook's kernel is up opens a kernel dialog
+                # instead of running: wait until the status bar names an idle kernel.
+                page.locator(
+                    "#jp-main-statusbar .jp-StatusBar-TextItem", has_text=KERNEL_IDLE
+                ).first.wait_for(timeout=90_000)
+
+                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                dashboard = page.locator(".course-dashboard")
+                dashboard.wait_for(timeout=120_000)
+                dashboard.scroll_into_view_if_needed()
+                label = _choose_preset(page, "seed 6")
+                page.locator(".course-run-button").click()
+                status = page.locator('.course-status[data-state="finished"][data-runs="1"]')
+                status.wait_for(timeout=RUN_TIMEOUT_MS)
+                accuracy = float(status.get_attribute("data-final-test-acc"))
+                assert 0.9 <= accuracy <= 1.0, f"{label} reached {accuracy}"
+            finally:
+                if page is not None:
+                    page.screenshot(path=ARTIFACTS / "hub_dashboard.png")
+                browser.close()
+    print(f"dashboard through the hub took {time.monotonic() - started:.1f} s")
+
+
+def test_deploy_config_gives_students_the_course_environment():
+    """The instructor's file itself: what every student's server starts with."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(DEPLOY_CONFIG.name, str(DEPLOY_CONFIG.parent)).load_config()
+    env = config.Spawner.environment
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert env[name] == "1", name
+    assert "COURSE_LIB_MNIST_SOURCE" not in env, "production students must get full MNIST"
+    assert Path(env["COURSE_LIB_DATA"]).is_absolute()
+    assert config.Spawner.mem_limit
+    start = " ".join(config.Spawner.cmd)
+    assert "-m course_lib notebooks" in start and "exec" in start, start
+
+    # Kubernetes gets the same per-student settings.
+    import yaml
+
+    values = yaml.safe_load((ROOT / "deploy" / "z2jh-values.yaml").read_text())
+    single = values["singleuser"]
+    k8s_env = single["extraEnv"]
+    for name, value in env.items():
+        assert str(k8s_env.get(name)) == value, f"z2jh-values.yaml: extraEnv.{name}"
+    assert "COURSE_LIB_MNIST_SOURCE" not in k8s_env
+    assert single["memory"]["limit"] == config.Spawner.mem_limit
+    post_start = " ".join(single["lifecycleHooks"]["postStart"]["exec"]["command"])
+    assert "-m course_lib notebooks" in post_start
+    mounts = {m["mountPath"]: m for m in single["storage"]["extraVolumeMounts"]}
+    assert mounts[env["COURSE_LIB_DATA"]].get("readOnly") is True
+
+    # And so does the image (its ENV instruction, continued over several lines).
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    image_env = dict(re.findall(r"^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$", dockerfile, re.M))
+    for name, value in env.items():
+        assert image_env.get(name) == value, f"Dockerfile: ENV {name}"
