@@ -2,8 +2,8 @@
 
 Starts JupyterLab on 127.0.0.1 in a temporary folder holding a copy of notebook 05,
 runs all cells, chooses presets, presses Run and reads the final test accuracy from the
-page (the status line's ``data-final-test-acc``). Needs Debian's /usr/bin/chromium; it
-never downloads a browser. Screenshots go to tests/artifacts/ (git-ignored).
+page (the status line's ``data-final-test-acc``). tests/browser.py says which Chromium;
+no browser is downloaded. Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 import json
@@ -21,38 +21,15 @@ from pathlib import Path
 import pytest
 
 from course_lib.experiments import PRESETS
+from tests import browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_instructor_dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_START_TIMEOUT = 60
 RUN_TIMEOUT_MS = 180_000
 
 pytestmark = pytest.mark.browser
-
-
-def _require_browser():
-    reason = None
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            reason = "Python Playwright is not installed (pip install playwright)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser test cannot run in CI: {reason}")
-        pytest.skip(reason)
 
 
 def _free_port():
@@ -74,7 +51,7 @@ def _stop(process):
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on a free port of 127.0.0.1 with a copy of notebook 05."""
-    _require_browser()
+    browser.require(browser.missing())
     root = tmp_path / "root"
     root.mkdir()
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
@@ -148,11 +125,9 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
     ARTIFACTS.mkdir(exist_ok=True)
     started = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = browser.launch(pw)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page = chromium.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(f"{jupyterlab['url']}/lab/tree/{NOTEBOOK.name}?token={jupyterlab['token']}")
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
             # The Japanese prose must be there (and, in the screenshot, readable).
@@ -161,8 +136,7 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
             ).first.wait_for()
             page.screenshot(path=ARTIFACTS / "dashboard_notebook.png")
             try:
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                browser.run_all_cells(page)
                 dashboard = page.locator(".course-dashboard")
                 dashboard.wait_for(timeout=120_000)
                 dashboard.scroll_into_view_if_needed()
@@ -187,5 +161,5 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
                     pass
                 page.screenshot(path=ARTIFACTS / "dashboard.png")
         finally:
-            browser.close()
+            chromium.close()
     print(f"browser test took {time.monotonic() - started:.1f} s")

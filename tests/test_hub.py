@@ -19,20 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
+from tests import browser
 from tests.hub_support import (
     DEPLOY_CONFIG,
-    NOTEBOOKS,
     PASSWORD,
     ROOT,
     Hub,
@@ -44,18 +40,7 @@ STUDENTS = ("student1", "student2", "student3")
 NB01 = "01_sigmoid_vs_relu.ipynb"
 NB05 = "05_instructor_dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RUN_TIMEOUT_MS = 180_000
-# The status bar's kernel item once the notebook's kernel runs ("No Kernel | ..." before).
-KERNEL_IDLE = re.compile(r"Python 3.*\| Idle")
 # The seed's progress lines at the last iteration: train-batch, then test accuracy.
 FINAL_LINES = re.compile(
     r"Generation: 2000\. 正答率\(トレーニング\) = ([0-9.]+)\s*\n"
@@ -77,28 +62,10 @@ print(json.dumps({
 """
 
 
-def _require(reasons: list[str]) -> None:
-    if reasons:
-        message = "; ".join(reasons)
-        if os.environ.get("CI"):
-            pytest.fail(f"hub test cannot run in CI: {message}")
-        pytest.skip(message)
-
-
-def _browser_missing() -> list[str]:
-    if not CHROMIUM.exists():
-        return [f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded"]
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return ["Python Playwright is not installed (pip install playwright)"]
-    return []
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     """A running hub with the students' accounts; stopped with everything it started."""
-    _require(missing_requirements())
+    browser.require(missing_requirements())
     # Offline: the students' kernels train on the bundled sample, never download.
     hub = Hub(
         tmp_path_factory.mktemp("hub"),
@@ -123,26 +90,11 @@ def _explained(hub: Hub):
         pytest.fail(f"{type(exc).__name__}: {exc}\n\n{hub.log_tail()}")
 
 
-def _course_command_exists() -> bool:
-    # `python -m course_lib notebooks DIR` is new; until the package has it, the hub's
-    # start command logs that it could not copy, and the test copies the notebooks.
-    done = subprocess.run(
-        [sys.executable, "-m", "course_lib", "notebooks", "--help"],
-        capture_output=True,
-        timeout=60,
-    )
-    return done.returncode == 0
-
-
-def _notebook_in_home(hub: Hub, user: str, name: str, *, copied_by_hub: bool) -> str:
-    """The notebook's path relative to the student's home, copying it in if needed."""
+def _notebook_in_home(hub: Hub, user: str, name: str) -> str:
+    """The notebook's path relative to the student's home, where the hub copied it."""
     course = hub.home(user) / "course"
     found = sorted(course.rglob(name)) if course.is_dir() else []
-    if copied_by_hub:
-        assert found, f"starting {user}'s server did not copy {name} into {course}"
-    if not found:
-        course.mkdir(parents=True, exist_ok=True)
-        found = [Path(shutil.copy(NOTEBOOKS / name, course / name))]
+    assert found, f"starting {user}'s server did not copy {name} into {course}"
     return found[0].relative_to(hub.home(user)).as_posix()
 
 
@@ -153,8 +105,7 @@ def test_three_students_run_notebook_01_at_the_same_time(hub):
     started = time.monotonic()
     with _explained(hub):
         hub.start_servers(STUDENTS)
-        copied = _course_command_exists()
-        paths = {s: _notebook_in_home(hub, s, NB01, copied_by_hub=copied) for s in STUDENTS}
+        paths = {s: _notebook_in_home(hub, s, NB01) for s in STUDENTS}
         results = asyncio.run(run_notebooks_together(hub, paths, after=[PROBE, "1 / 0"]))
 
         runs = [results[s].run for s in STUDENTS]
@@ -211,7 +162,7 @@ def _choose_preset(page, prefix: str) -> str:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_student_runs_the_dashboard_through_the_hub_in_chromium(hub):
-    _require(_browser_missing())
+    browser.require(browser.missing())
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -219,29 +170,20 @@ def test_student_runs_the_dashboard_through_the_hub_in_chromium(hub):
     started = time.monotonic()
     with _explained(hub):
         hub.start_servers([student])
-        path = _notebook_in_home(hub, student, NB05, copied_by_hub=_course_command_exists())
+        path = _notebook_in_home(hub, student, NB05)
         lab = f"/user/{student}/lab/tree/{path}"
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
+            chromium = browser.launch(pw)
             page = None
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1800})
+                page = chromium.new_page(viewport={"width": 1400, "height": 1800})
                 page.goto(f"{hub.url}/hub/login?next={urllib.parse.quote(lab)}")
                 _login(page, student, "not-the-password")
                 page.locator(".login_error").wait_for(timeout=30_000)
                 _login(page, student, PASSWORD)
                 page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
                 assert f"/user/{student}/lab" in page.url, page.url
-                # "Run All" before the notebook's kernel is up opens a kernel dialog
-                # instead of running: wait until the status bar names an idle kernel.
-                page.locator(
-                    "#jp-main-statusbar .jp-StatusBar-TextItem", has_text=KERNEL_IDLE
-                ).first.wait_for(timeout=90_000)
-
-                page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                browser.run_all_cells(page)
                 dashboard = page.locator(".course-dashboard")
                 dashboard.wait_for(timeout=120_000)
                 dashboard.scroll_into_view_if_needed()
@@ -254,7 +196,7 @@ def test_student_runs_the_dashboard_through_the_hub_in_chromium(hub):
             finally:
                 if page is not None:
                     page.screenshot(path=ARTIFACTS / "hub_dashboard.png")
-                browser.close()
+                chromium.close()
     print(f"dashboard through the hub took {time.monotonic() - started:.1f} s")
 
 
