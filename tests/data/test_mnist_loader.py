@@ -16,45 +16,12 @@ import pytest
 
 from course_lib.data import DataUnavailableError, _catalog, load_mnist, mnist
 from course_lib.data._idx import encode_idx, gzip_bytes
-from tests.test_data_support import (
-    LocalServer,
+from tests.data.support import (
     assert_equal_to,
-    isolate,
-    make_fake,
-    make_official,
     write_files,
 )
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-
-
-# --- fixtures (helpers in tests/test_data_support.py) ---------------------------------
-
-
-@pytest.fixture
-def fake():
-    """Small fabricated IDX files, their digests, and wrong-but-valid variants."""
-    return make_fake(0)
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """No network, no repo data/ folder, no environment overrides, short timeouts."""
-    return isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fake_official(monkeypatch, fake):
-    """Make the fabricated files the 'official' MNIST release for this test."""
-    make_official(monkeypatch, fake)
-    return fake
-
-
-@pytest.fixture
-def server(fake):
-    """A local HTTP server: /good/, /bad/ (wrong bytes), /404/, /500/, /slow/ (no answer)."""
-    with LocalServer(fake) as httpd:
-        yield httpd
 
 
 # --- the bundled sample and the output format ------------------------------------------
@@ -149,7 +116,7 @@ def test_wrong_checksum_is_rejected_and_not_kept(
         load_mnist(source="download", verbose=True)
     assert "SHA-256 mismatch" in capsys.readouterr().out
     leftovers = [p for p in isolated.user_cache.rglob("*") if p.is_file()]
-    # Only the note that the download failed (see test_data_network.py), no data.
+    # Only the note that the download failed (see tests/data/test_network.py), no data.
     assert [p.name for p in leftovers] == ["mnist-download-failed.json"]
 
 

@@ -16,14 +16,10 @@ import warnings
 import pytest
 
 from course_lib.data import DataUnavailableError, _catalog, load_arrays, load_mnist, mnist
-from tests.test_data_support import (
-    LocalServer,
+from tests.data.support import (
     SilentServer,
     assert_equal_to,
     closed_port_url,
-    isolate,
-    make_fake,
-    make_official,
 )
 
 OFFLINE_LINE = (
@@ -32,28 +28,6 @@ OFFLINE_LINE = (
     "MNIST, connect to the internet once, or set COURSE_LIB_DATA (or pass data_dir=) to a "
     "folder with the four MNIST .gz files."
 )
-
-
-@pytest.fixture
-def fake():
-    return make_fake(0)
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    return isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fake_official(monkeypatch, fake):
-    make_official(monkeypatch, fake)
-    return fake
-
-
-@pytest.fixture
-def server(fake):
-    with LocalServer(fake) as httpd:
-        yield httpd
 
 
 def _marker(isolated):

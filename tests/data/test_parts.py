@@ -16,40 +16,14 @@ import time
 import pytest
 
 from course_lib.data import DataUnavailableError, _parts, load_mnist
-from tests.test_data_support import (
-    LocalServer,
+from tests.data.support import (
     assert_equal_to,
-    isolate,
-    make_fake,
-    make_official,
     start_child_download,
     wait_for,
     write_files,
 )
 
 HOUR = 3600.0
-
-
-@pytest.fixture
-def fake():
-    return make_fake(0)
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    return isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fake_official(monkeypatch, fake):
-    make_official(monkeypatch, fake)
-    return fake
-
-
-@pytest.fixture
-def server(fake):
-    with LocalServer(fake) as httpd:
-        yield httpd
 
 
 def _parts_in(folder):

@@ -9,38 +9,13 @@ import numpy as np
 import pytest
 
 from course_lib.data import LoadedData, _catalog, load_mnist, mnist
-from tests.test_data_support import (
-    LocalServer,
+from tests.data.support import (
     assert_equal_to,
     closed_port_url,
-    isolate,
     make_fake,
     make_official,
     write_files,
 )
-
-
-@pytest.fixture
-def fake():
-    return make_fake(0)
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    return isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fake_official(monkeypatch, fake):
-    make_official(monkeypatch, fake)
-    return fake
-
-
-@pytest.fixture
-def server(fake):
-    with LocalServer(fake) as httpd:
-        yield httpd
-
 
 # --- LoadedData behaves like the textbook's tuple ------------------------------------------
 

@@ -10,15 +10,9 @@ import hashlib
 import shutil
 
 import numpy as np
-import pytest
 
 from course_lib.data import _cache, load_mnist
-from tests.test_data_support import assert_equal_to, isolate, make_fake, make_official, write_files
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    return isolate(monkeypatch, tmp_path)
+from tests.data.support import assert_equal_to, make_fake, make_official, write_files
 
 
 def _official_pair(monkeypatch, isolated):

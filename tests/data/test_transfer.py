@@ -1,6 +1,6 @@
 """Downloads that never end, fill the disk or blow up memory: each is cut off and cleaned up.
 
-Mirrors are a local http.server on 127.0.0.1 (tests/test_data_support.py) that trickles,
+Mirrors are a local http.server on 127.0.0.1 (tests/data/support.py) that trickles,
 streams forever, announces 10 GB or serves a gzip bomb. The time limits are shrunk
 (DOWNLOAD_TIMEOUT 0.3 s, DOWNLOAD_DEADLINE 1 s) and checked only as "it ends", with
 generous margins.
@@ -19,13 +19,10 @@ import pytest
 from course_lib.data import DataUnavailableError, _catalog, load_mnist, mnist
 from course_lib.data._catalog import FILES, max_download_size
 from course_lib.data._stream import StreamCheck
-from tests.test_data_support import (
+from tests.data.support import (
     LocalServer,
     assert_equal_to,
     gzip_bomb,
-    isolate,
-    make_fake,
-    make_official,
     self_signed_tls,
 )
 
@@ -34,23 +31,8 @@ TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 
 
 @pytest.fixture
-def fake():
-    return make_fake(0)
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    return isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def fake_official(monkeypatch, fake):
-    make_official(monkeypatch, fake)
-    return fake
-
-
-@pytest.fixture
 def server(fake):
+    """The shared local server, with a 200 MB gzip bomb at /bomb/."""
     with LocalServer(fake, bomb=gzip_bomb(200)) as httpd:
         yield httpd
 
