@@ -111,6 +111,15 @@ def _setting(default, **options):
     return field(default=default, metadata={"setting": Setting(**options)})
 
 
+def _number(default, label, flag, help):
+    """A field for a positive number: a whole one if the default is an int."""
+    kind = int if isinstance(default, int) else float
+    check = whole_number if kind is int else positive_number
+    return _setting(
+        default, label=label, flag=flag, help=help, check=check, parse=_parse_number(kind)
+    )
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one training run; checked when made.
@@ -166,37 +175,14 @@ class RunConfig:
         check=lambda name, value: choice(name, value, list(OPTIMIZERS)),
         choices={name: cls.__name__ for name, cls in OPTIMIZERS.items()},
     )
-    learning_rate: float = _setting(
-        0.1,
-        label="learning rate",
-        flag="--lr",
-        help="learning rate",
-        check=positive_number,
-        parse=_parse_number(float),
-    )
-    iters_num: int = _setting(
-        2000,
-        label="iterations",
-        flag="--iters",
-        help="training iterations",
-        check=whole_number,
-        parse=_parse_number(int),
-    )
-    batch_size: int = _setting(
-        100,
-        label="batch size",
-        flag="--batch-size",
-        help="images per mini-batch",
-        check=whole_number,
-        parse=_parse_number(int),
-    )
-    eval_interval: int = _setting(
+    learning_rate: float = _number(0.1, "learning rate", "--lr", "learning rate")
+    iters_num: int = _number(2000, "iterations", "--iters", "training iterations")
+    batch_size: int = _number(100, "batch size", "--batch-size", "images per mini-batch")
+    eval_interval: int = _number(
         10,
-        label="eval every",
-        flag="--eval-interval",
-        help="iterations between two measurements of the accuracy (the seed's plot_interval)",
-        check=whole_number,
-        parse=_parse_number(int),
+        "eval every",
+        "--eval-interval",
+        "iterations between two measurements of the accuracy (the seed's plot_interval)",
     )
     seed: int | None = _setting(
         0,

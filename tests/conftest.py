@@ -25,3 +25,18 @@ def sample_data():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def preset_run(sample_data):
+    """preset_run(name, seed): the preset trained on the sample, once per session."""
+    from course_lib.experiments import run_preset
+
+    cache = {}
+
+    def get(name, seed):
+        if (name, seed) not in cache:
+            cache[name, seed] = run_preset(name, sample_data, seed=seed)
+        return cache[name, seed]
+
+    return get

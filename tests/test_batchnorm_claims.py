@@ -10,21 +10,14 @@ import numpy as np
 import pytest
 
 from course_lib.diagnostics import gradient_norms, gradient_ratio
-from course_lib.experiments import BATCHNORM_RUNS, get_preset, run_preset
+from course_lib.experiments import BATCHNORM_RUNS, get_preset
 
 SEEDS = [0, 1]
 
 
-@pytest.fixture(scope="module")
-def runs(sample_data):
-    cache = {}
-
-    def get(name, seed):
-        if (name, seed) not in cache:
-            cache[name, seed] = run_preset(name, sample_data, seed=seed)
-        return cache[name, seed]
-
-    return get
+@pytest.fixture
+def runs(preset_run):
+    return preset_run
 
 
 @pytest.mark.slow

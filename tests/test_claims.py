@@ -7,21 +7,14 @@ notebooks use, so a change that breaks what students should see fails here.
 import numpy as np
 import pytest
 
-from course_lib.experiments import SEED_RUNS, get_preset, run_preset
+from course_lib.experiments import SEED_RUNS, get_preset
 
 SEEDS = [0, 1]
 
 
-@pytest.fixture(scope="module")
-def runs(sample_data):
-    cache = {}
-
-    def get(name, seed):
-        if (name, seed) not in cache:
-            cache[name, seed] = run_preset(name, sample_data, seed=seed)
-        return cache[name, seed]
-
-    return get
+@pytest.fixture
+def runs(preset_run):
+    return preset_run
 
 
 @pytest.mark.parametrize("seed", SEEDS)
