@@ -17,6 +17,7 @@ import numpy as np
 from course_lib.common.functions import label_indices
 from course_lib.common.optimizer import SGD, make_optimizer
 from course_lib.config import RunConfig
+from course_lib.evaluation import TestSetEvaluation, one_blas_thread
 from course_lib.validation import SettingError, whole_number
 
 PROGRESS_EVERY = 50
@@ -326,8 +327,14 @@ def train(
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
     dead_since = None
     start = time.perf_counter()
-    # Overflow in a diverging run is expected and reported through History.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # Overflow in a diverging run is expected and reported through History. One BLAS
+    # thread: a second one only waits on this loop's small products; the test-set
+    # evaluation, most of a run's time, uses both cores itself (see evaluation.py).
+    with (
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+        one_blas_thread(),
+        TestSetEvaluation(network, x_test, d_test) as test_set,
+    ):
         for i in range(iters_num):
             batch_mask = rng.integers(0, train_size, batch_size)
             x_batch = x_train[batch_mask]
@@ -355,7 +362,7 @@ def train(
                 norms = {key: float(np.linalg.norm(grad[key])) for key in weight_keys}
                 history.eval_iters.append(i + 1)
                 history.train_acc.append(network.accuracy(x_batch, d_batch))
-                history.test_acc.append(network.accuracy(x_test, d_test))
+                history.test_acc.append(test_set.accuracy())
                 for key, norm in norms.items():
                     history.grad_norms[key].append(norm)
                 # All weight gradients exactly 0: a hidden layer outputs 0 for every image
