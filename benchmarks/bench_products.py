@@ -33,7 +33,7 @@ def shapes(sizes, test_rows):
     for i, (n_in, n_out) in enumerate(pairs, start=1):
         out.append((f"train dW{i}  x{i}.T @ dout", (BATCH, n_in), (BATCH, n_out), True))
         if i > 1:
-            out.append((f"train dx{i}  dout @ W{i}.T", (BATCH, n_out), (n_out, n_in), "T"))
+            out.append((f"train dx{i}  dout @ W{i}.T", (BATCH, n_out), (n_in, n_out), "T"))
     for i, (n_in, n_out) in enumerate(pairs, start=1):
         out.append((f"test  fwd  x{i} @ W{i}", (test_rows, n_in), (n_in, n_out), False))
     return out
