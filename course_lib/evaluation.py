@@ -1,14 +1,16 @@
 """The evaluation step of train(): accuracies, gradient norms and callbacks, on both cores.
 
-Why (measured on the course's 2-core machine, ``benchmarks/bench_products.py`` and
+Why (measured on the course's 2-core machine with ``benchmarks/bench_products.py`` and
 ``benchmarks/bench_training.py``): most of a seed-protocol run is the test-set
-evaluation every 10 iterations, and its big product, (10,000 x 784) @ (784 x 40), is
-too skinny for OpenBLAS's own two threads to pay; the training step's 100-image
-products gain nothing from a second BLAS thread either, and on a busy machine waiting
-for one makes them tens of times slower. So train() runs with one BLAS thread
-(``one_blas_thread``), and ``EvaluationStep`` has a worker thread evaluate the test
-set while the calling thread trains on to the next evaluation point; the calling thread
-then evaluates what is left of the test set, and calls the callbacks.
+evaluation every 10 iterations, whose first product, (10,000 x 784) @ (784 x 40),
+takes 10 ms on one core; the rest is the training step, small products and Python.
+OpenBLAS's own two threads halve the big product on an idle machine, but leave the
+second core idle while the training step runs, and when another process holds a core
+their waiting for each other makes even the 100-image products tens of times slower.
+So train() runs with one BLAS thread (``one_blas_thread``), and ``EvaluationStep`` keeps
+the second core busy itself: a worker thread evaluates the test set while the calling
+thread trains on to the next evaluation point, then evaluates what is left of the test
+set and calls the callbacks.
 
 ``PARALLEL = False`` selects the plain sequential path: ``network.accuracy`` on the
 whole test set on the calling thread, the callbacks at once. Both paths give the same
@@ -16,7 +18,7 @@ History for the same seeds (the same losses, gradient norms and batch accuracies
 for bit), except that a test image whose two best scores are tied to float32 rounding
 may be counted differently: BLAS may round a logit of a chunk of the test set one unit
 in the last place differently from the same logit in the whole test set. (None was, in
-8,000 evaluations of 40 seed-protocol runs.)
+the 4,800 evaluations of 24 seed-protocol and dashboard runs compared.)
 """
 
 import contextlib

@@ -59,9 +59,9 @@ def _assert_same_history(a, b, n_test):
     assert a.grad_norms == b.grad_norms
     assert a.initial_grad_norms == b.initial_grad_norms
     assert (a.status, a.message) == (b.status, b.message)
-    # The halves' products may round a logit one unit in the last place differently
+    # The chunks' products may round a logit one unit in the last place differently
     # from the whole test set's: an image tied to float32 rounding may then flip (none
-    # did in 8,000 evaluations of 40 full seed-protocol runs when this was written).
+    # did in 4,800 evaluations of 24 full runs when this was written).
     flips = [abs(x - y) * n_test for x, y in zip(a.test_acc, b.test_acc, strict=True)]
     assert all(f < 1 + 1e-9 for f in flips), flips
     assert sum(f > 0.5 for f in flips) <= 2, flips
@@ -82,7 +82,7 @@ def test_parallel_path_gives_the_sequential_history(sample_data, monkeypatch, ac
     _assert_same_history(parallel, sequential, n_test)
 
 
-def test_chunked_halves_count_like_the_whole_test_set(sample_data, monkeypatch):
+def test_small_chunks_count_like_the_whole_test_set(sample_data, monkeypatch):
     monkeypatch.setattr(evaluation, "CHUNK_VALUES", 40 * 300)  # 300-row chunks
     parallel = _train(sample_data, True, monkeypatch, iters=100)
     sequential = _train(sample_data, False, monkeypatch, iters=100)
