@@ -327,8 +327,9 @@ def train(
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
     start = time.perf_counter()
     # Overflow in a diverging run is expected and reported through History. One BLAS
-    # thread: a second one only waits on this loop's small products. The evaluation
-    # step, most of a run's time, uses the second core itself (see evaluation.py).
+    # thread: a second gains little on this loop's products and, when another process
+    # holds a core, waits for it. The evaluation step, most of a run's time, keeps the
+    # second core busy itself while this thread trains on (see evaluation.py).
     with (
         np.errstate(over="ignore", invalid="ignore", divide="ignore"),
         one_blas_thread(),
