@@ -7,7 +7,9 @@ by two Python threads with one BLAS thread each. The variants of one shape alter
 within each round, so that a busy machine slows them alike; the table shows the
 minimum (what the machine can do) and the median (what a run meets) over the rounds.
 
-This is the measurement behind the choices in ``course_lib/evaluation.py``.
+This is the measurement behind the choices in ``course_lib/evaluation.py``. After a
+two-thread call OpenBLAS's idle thread keeps spinning on the other core for a while
+(about 0.1 s): the script waits SPIN_SECONDS before the next variant.
 
 Usage: python benchmarks/bench_products.py [--rounds N] [--hidden 40,20] [--test-rows N]
 """
@@ -22,6 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 BATCH = 100
+SPIN_SECONDS = 0.3
 
 
 def shapes(sizes, test_rows):
@@ -60,16 +63,16 @@ def main(argv=None):
             a = a.T
         elif transpose == "T":
             b = b.T
-        out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
         half = a.shape[0] // 2
 
-        def whole(a=a, b=b, out=out):
-            np.matmul(a, b, out=out)
+        # No out= argument: as in the layers (and matmul with out= may not run two at once).
+        def whole(a=a, b=b):
+            return a @ b
 
-        def split(a=a, b=b, out=out, half=half):
-            second = pool.submit(np.matmul, a[half:], b, out=out[half:])
-            np.matmul(a[:half], b, out=out[:half])
-            second.result()
+        def split(a=a, b=b, half=half):
+            second = pool.submit(np.matmul, a[half:], b)
+            first = a[:half] @ b
+            return first, second.result()
 
         variants = {"1": (1, whole), "2": (2, whole), "split": (1, split)}
         # Many repeats per round for the microsecond products, a few for the large ones.
@@ -84,6 +87,10 @@ def main(argv=None):
                     for _ in range(repeats):
                         fn()
                     times[key].append((time.perf_counter() - start) / repeats)
+                if threads > 1:
+                    # OpenBLAS's idle threads spin for a while after a call: let them
+                    # sleep, or they take the core the next variant's second thread needs.
+                    time.sleep(SPIN_SECONDS)
         cells = [f"{min(v) * 1e6:8.1f} /{statistics.median(v) * 1e6:8.1f}" for v in times.values()]
         shape = f"{a.shape[0]}x{a.shape[1]} @ {b.shape[0]}x{b.shape[1]}"
         print(f"{name:28s} {shape:>22s} | " + " | ".join(cells))
