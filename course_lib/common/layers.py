@@ -6,8 +6,8 @@ in-place update such as ``params['W1'] -= lr * grad['W1']`` reaches the layer.
 
 Where a line departs from the textbook for speed, a comment says how much it saves on
 the seed's protocol (``benchmarks/bench_training.py``: 2,000 iterations, evaluation on
-10,000 test images every 10, about 2.5 s in all); each gives the same numbers, bit for
-bit. Tricks that saved less than 2 % of that were put back the textbook's way.
+10,000 test images every 10, about 3 s and 4 s of CPU time); each gives the same numbers,
+bit for bit. Tricks that saved less than 2 % of that were put back the textbook's way.
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ class Affine:
 
     ``need_dx=False`` skips the gradient for the input, which nothing uses when
     the layer is the first one of a network (the most expensive product of the backward
-    pass: skipping it saves about 0.19 s, 7 %, of a seed-protocol run).
+    pass: skipping it saves about 0.19 s of a seed-protocol run).
     """
 
     def __init__(self, W, b, need_dx=True):
@@ -74,7 +74,7 @@ class Relu:
     def forward(self, x):
         self.mask = x <= 0
         # One pass, where the textbook copies x and then zeroes the masked entries: saves
-        # 0.6 s of CPU time (0.3 s, 10 %, of a run on two cores), evaluating the test set.
+        # 0.6 s of CPU time per seed-protocol run, most of it evaluating the test set.
         return np.maximum(x, 0)
 
     def backward(self, dout):
