@@ -14,6 +14,7 @@ import numpy as np
 from course_lib.common.functions import label_indices
 from course_lib.common.optimizer import SGD, make_optimizer
 from course_lib.config import RunConfig
+from course_lib.evaluation import EvaluationStep, one_blas_thread
 from course_lib.history import History, describe_data
 from course_lib.validation import SettingError, whole_number
 
@@ -153,10 +154,16 @@ def train(
         grad_norms={k: [] for k in weight_keys},
     )
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
-    dead_since = None
     start = time.perf_counter()
-    # Overflow in a diverging run is expected and reported through History.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    # Overflow in a diverging run is expected and reported through History. One BLAS
+    # thread: a second gains little on this loop's products and, when another process
+    # holds a core, waits for it. The evaluation step, most of a run's time, keeps the
+    # second core busy itself while this thread trains on (see evaluation.py).
+    with (
+        np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+        one_blas_thread(),
+        EvaluationStep(network, optimizer, x_test, d_test, history, callbacks, start) as evaluation,
+    ):
         for i in range(iters_num):
             batch_mask = rng.integers(0, train_size, batch_size)
             x_batch = x_train[batch_mask]
@@ -164,6 +171,8 @@ def train(
 
             loss, grad = network.loss_and_gradient(x_batch, d_batch)
             if not loss <= loss_limit:  # also catches NaN
+                if evaluation.finish():  # a callback stopped the run before this iteration
+                    break
                 history.status = "diverged"
                 history.diverged_at = i + 1
                 history.message = (
@@ -181,25 +190,14 @@ def train(
             optimizer.update(params, grad)
 
             if (i + 1) % eval_interval == 0 or i + 1 == iters_num:
-                norms = {key: float(np.linalg.norm(grad[key])) for key in weight_keys}
-                history.eval_iters.append(i + 1)
-                history.train_acc.append(network.accuracy(x_batch, d_batch))
-                history.test_acc.append(network.accuracy(x_test, d_test))
-                for key, norm in norms.items():
-                    history.grad_norms[key].append(norm)
-                # All weight gradients exactly 0: a hidden layer outputs 0 for every image
-                # (dead ReLUs), and no later update can change that.
-                dead = bool(norms) and not any(norms.values())
-                dead_since = (dead_since or i + 1) if dead else None
-                history.wall_time = time.perf_counter() - start
-                # Every callback hears every evaluation, even when an earlier one stops.
-                answers = [cb(history) for cb in callbacks]
-                if any(answer is False for answer in answers):
-                    history.status = "stopped"
-                    history.message = f"stopped at iteration {i + 1}"
+                # Accuracies and gradient norms into History, then the callbacks: False
+                # from one of them stops the run here.
+                if evaluation.record(i + 1, grad, x_batch, d_batch):
                     break
         else:
-            history.status = "completed"
+            if not evaluation.finish():
+                history.status = "completed"
+    dead_since = evaluation.dead_since
     if dead_since is not None and history.status != "diverged":
         note = (
             f"stopped learning at iteration {dead_since}: every weight gradient is exactly 0 "

@@ -9,9 +9,9 @@ import numpy as np
 def sigmoid(x):
     """Logistic function 1 / (1 + exp(-x)), with no overflow warning for large |x|."""
     x = np.asarray(x)
-    # For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is the correct limit 0:
-    # the overflow is harmless, so it is silenced rather than avoided with a second
-    # branch (which would cost two more passes over the array on the hot path).
+    # The textbook's formula. For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is
+    # the correct limit 0: the overflow is harmless, so its warning is silenced rather
+    # than the overflow avoided with a second branch (two more passes over the array).
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-x))
 
@@ -116,10 +116,9 @@ def softmax_with_cross_entropy(logits, d):
     logits = np.asarray(logits)
     idx = label_indices(d, logits.shape[1])
     m = np.max(logits, axis=1, keepdims=True)
-    y = logits - m
-    np.exp(y, out=y)
-    s = np.add.reduce(y, axis=1, keepdims=True)
-    y /= s
+    e = np.exp(logits - m)
+    s = np.sum(e, axis=1, keepdims=True)
+    y = e / s
     # mean(logsumexp(x) - x[label]) with logsumexp(x) = m + log(s).
     picked = logits[np.arange(logits.shape[0]), idx]
     loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
