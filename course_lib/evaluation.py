@@ -158,8 +158,8 @@ class EvaluationStep:
             pending["test_acc"] = self.network.accuracy(self.x_test, self.d_test)
         else:
             for replica in self._replicas:
-                for key, value in self.network.params.items():
-                    np.copyto(replica.params[key], value)
+                for key, value in model_state(self.network).items():
+                    np.copyto(model_state(replica)[key], value)
             pending.update(lock=threading.Lock(), next=0, correct=0)
             if self._ahead and self.callbacks:
                 pending["optimizer"] = copy.deepcopy(vars(self.optimizer))
@@ -214,8 +214,8 @@ class EvaluationStep:
             history.status = "stopped"
             history.message = f"stopped at iteration {it}"
             if ahead:  # put the network back as it was at the evaluation
-                for key, value in self._replicas[1].params.items():
-                    np.copyto(self.network.params[key], value)
+                for key, value in model_state(self._replicas[1]).items():
+                    np.copyto(model_state(self.network)[key], value)
                 vars(self.optimizer).clear()
                 vars(self.optimizer).update(pending["optimizer"])
             return True
@@ -228,6 +228,12 @@ def _chunk_rows(params):
     return max(1, CHUNK_VALUES // widest)
 
 
+def model_state(model):
+    """The arrays that decide what a model computes: ``model.state()`` if it has one
+    (MultiLayerNet adds batch normalisation's running averages), else its params."""
+    return model.state() if hasattr(model, "state") else model.params
+
+
 def _replica(network):
     """A copy of network whose layers share its own params (None if it cannot be copied)."""
     try:
@@ -235,5 +241,7 @@ def _replica(network):
     except Exception:  # a model that cannot be copied is evaluated on one thread
         return None
     params = getattr(replica, "params", None)
-    same_keys = isinstance(params, dict) and params.keys() == network.params.keys()
+    same_keys = (
+        isinstance(params, dict) and model_state(replica).keys() == model_state(network).keys()
+    )
     return replica if same_keys else None

@@ -172,6 +172,19 @@ class MultiLayerNet:
         """Names of the weight matrices, input to output: ['W1', 'W2', ...]."""
         return [f"W{i}" for i in range(1, self.hidden_layer_num + 2)]
 
+    def state(self):
+        """Every array that decides what the network computes, by name: the params and,
+        with batch normalisation, the running averages ('BatchNorm1.running_mean', ...).
+
+        The arrays themselves, not copies: copying into them changes the network.
+        """
+        state = dict(self.params)
+        for name, layer in self.layers.items():
+            if isinstance(layer, layers.BatchNormalization):
+                state[f"{name}.running_mean"] = layer.running_mean
+                state[f"{name}.running_var"] = layer.running_var
+        return state
+
     def _init_weight(self, rng):
         sizes = self.sizes
         shapes = [(sizes[i - 1], sizes[i]) for i in range(1, len(sizes))]

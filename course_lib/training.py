@@ -1,4 +1,4 @@
-"""train(): the one training loop, and History, what a run leaves behind.
+"""train(): the one training loop, and run(): a RunConfig trained into a History.
 
 The protocol is the seed's: random mini-batches drawn with replacement, an update
 rule (SGD by default), and every ``eval_interval`` iterations the accuracy on the
@@ -89,7 +89,10 @@ def train(
       - ``params``: dict of arrays, changed in place by the update rule;
       - ``loss_and_gradient(x, d)`` -> (loss of the batch, gradients keyed like params);
       - ``accuracy(x, d)`` -> fraction of rows classified right (evaluation mode);
-      - ``input_size``, ``output_size`` and ``dtype`` (the images are cast to it once).
+      - ``input_size``, ``output_size`` and ``dtype`` (the images are cast to it once);
+      - optionally ``state()``: every array that decides what it computes, if that is more
+        than ``params`` (batch normalisation's running averages): the evaluation step
+        copies it to evaluate on another thread.
     Gradient norms are recorded for the parameters whose names start with 'W'.
 
     data: ((x_train, d_train), (x_test, d_test)), as load_mnist() returns it; labels

@@ -46,9 +46,19 @@ def _blas_threads():
     return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
-def _train(data, parallel, monkeypatch, seed=0, activation="relu", iters=300, **kw):
+def _train(
+    data, parallel, monkeypatch, seed=0, activation="relu", iters=300, batchnorm=False, **kw
+):
     monkeypatch.setattr(evaluation, "PARALLEL", parallel)
-    net = MultiLayerNet(784, [40, 20], 10, activation=activation, weight_init_std=0.01, seed=seed)
+    net = MultiLayerNet(
+        784,
+        [40, 20],
+        10,
+        activation=activation,
+        weight_init_std=0.01,
+        seed=seed,
+        use_batchnorm=batchnorm,
+    )
     return train(net, data, iters_num=iters, learning_rate=0.1, seed=seed, **kw)
 
 
@@ -67,8 +77,13 @@ def _assert_same_history(a, b, n_test):
     assert sum(f > 0.5 for f in flips) <= 2, flips
 
 
-@pytest.mark.parametrize("activation, seed", [("relu", 0), ("sigmoid", 1), ("relu", 2)])
-def test_parallel_path_gives_the_sequential_history(sample_data, monkeypatch, activation, seed):
+@pytest.mark.parametrize(
+    "activation, seed, batchnorm",
+    [("relu", 0, False), ("sigmoid", 1, False), ("relu", 2, False), ("sigmoid", 0, True)],
+)
+def test_parallel_path_gives_the_sequential_history(
+    sample_data, monkeypatch, activation, seed, batchnorm
+):
     n_test = len(sample_data[1][0])
     assert n_test >= evaluation.MIN_SPLIT_ROWS  # the split path really runs
     used_worker = []
@@ -76,8 +91,12 @@ def test_parallel_path_gives_the_sequential_history(sample_data, monkeypatch, ac
     def spy(history):
         used_worker.append(bool(_workers()))
 
-    parallel = _train(sample_data, True, monkeypatch, seed, activation, callback=spy)
-    sequential = _train(sample_data, False, monkeypatch, seed, activation)
+    # With batch normalisation the evaluation also needs the running averages as they are
+    # at the evaluation, not as they were when the worker's copy was made.
+    parallel = _train(
+        sample_data, True, monkeypatch, seed, activation, batchnorm=batchnorm, callback=spy
+    )
+    sequential = _train(sample_data, False, monkeypatch, seed, activation, batchnorm=batchnorm)
     assert all(used_worker) and len(used_worker) == 30
     _assert_same_history(parallel, sequential, n_test)
 
@@ -202,9 +221,11 @@ def test_small_test_sets_stay_on_the_calling_thread(monkeypatch):
     assert workers == [[]]
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize(
+    "optimizer, batchnorm", [("sgd", False), ("momentum", False), ("adam", False), ("sgd", True)]
+)
 def test_a_stop_puts_back_the_network_and_optimizer_trained_ahead(
-    sample_data, monkeypatch, optimizer
+    sample_data, monkeypatch, optimizer, batchnorm
 ):
     def stop_at_40(history):
         return history.eval_iters[-1] < 40
@@ -212,7 +233,9 @@ def test_a_stop_puts_back_the_network_and_optimizer_trained_ahead(
     nets, opts, runs = [], [], []
     for parallel in (True, False):
         monkeypatch.setattr(evaluation, "PARALLEL", parallel)
-        net = MultiLayerNet(784, [40, 20], 10, weight_init_std=0.01, seed=3)
+        net = MultiLayerNet(
+            784, [40, 20], 10, weight_init_std=0.01, seed=3, use_batchnorm=batchnorm
+        )
         opt = make_optimizer(optimizer, 0.01)
         runs.append(
             train(net, sample_data, iters_num=100, optimizer=opt, seed=3, callback=stop_at_40)
@@ -221,8 +244,9 @@ def test_a_stop_puts_back_the_network_and_optimizer_trained_ahead(
         opts.append(opt)
     _assert_same_history(*runs, len(sample_data[1][0]))
     assert runs[0].status == "stopped" and len(runs[0].losses) == 40
-    for key in nets[1].params:
-        assert np.array_equal(nets[0].params[key], nets[1].params[key]), key
+    # Every array that decides what the network computes, running averages included.
+    for key, value in nets[1].state().items():
+        assert np.array_equal(nets[0].state()[key], value), key
     state = [vars(opt) for opt in opts]
     assert state[0].keys() == state[1].keys()
     for name, value in state[1].items():
