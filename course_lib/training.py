@@ -14,7 +14,7 @@ import numpy as np
 from course_lib.common.functions import label_indices
 from course_lib.common.optimizer import SGD, make_optimizer
 from course_lib.config import RunConfig
-from course_lib.evaluation import EvaluationStep, one_blas_thread
+from course_lib.evaluation import EvaluationStep
 from course_lib.history import History, describe_data
 from course_lib.validation import SettingError, whole_number
 
@@ -158,13 +158,10 @@ def train(
     )
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
     start = time.perf_counter()
-    # Overflow in a diverging run is expected and reported through History. One BLAS
-    # thread: a second gains little on this loop's products and, when another process
-    # holds a core, waits for it. The evaluation step, most of a run's time, keeps the
-    # second core busy itself while this thread trains on (see evaluation.py).
+    # Overflow in a diverging run is expected and reported through History. For a large
+    # test set the evaluation step runs on both cores (see evaluation.py).
     with (
         np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-        one_blas_thread(),
         EvaluationStep(network, optimizer, x_test, d_test, history, callbacks, start) as evaluation,
     ):
         for i in range(iters_num):
