@@ -122,7 +122,7 @@ def _run(args):
     path = _unused_path(out / f"accuracy_{slug}_seed{config.seed}.png")
     plots.accuracy_figure(history).savefig(path, dpi=100)
     print(f"figure: {path}")
-    if history.status == "diverged" or "dead ReLUs" in history.message:
+    if history.status == "diverged" or history.dead_since is not None:
         return 1
     return 130 if interrupt.requested else 0
 

@@ -291,6 +291,18 @@ class RunConfig:
             **network_settings,
         )
 
+    def build_network_for(self, data):
+        """A fresh network sized for ``data``: its images' values in, its classes out.
+
+        Labels as one-hot rows give the number of classes; label indices mean MNIST's 10.
+        """
+        (x_train, d_train), _ = data
+        d = np.asarray(d_train)
+        return self.build_network(
+            input_size=int(np.prod(np.shape(x_train)[1:])),
+            output_size=d.shape[1] if d.ndim == 2 else 10,
+        )
+
     def build_optimizer(self):
         """A fresh optimizer with this run's update rule and learning rate."""
         return make_optimizer(self.optimizer, self.learning_rate)

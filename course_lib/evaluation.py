@@ -164,9 +164,9 @@ class EvaluationStep:
         if self._replicas is None:
             pending["test_acc"] = self.network.accuracy(self.x_test, self.d_test)
         else:
+            state = model_state(self.network)
             for replica in self._replicas:
-                for key, value in model_state(self.network).items():
-                    np.copyto(model_state(replica)[key], value)
+                copy_state(state, replica)
             pending.update(lock=threading.Lock(), next=0, correct=0)
             if self._ahead and self.callbacks:
                 pending["optimizer"] = copy.deepcopy(vars(self.optimizer))
@@ -221,8 +221,7 @@ class EvaluationStep:
             history.status = "stopped"
             history.message = f"stopped at iteration {it}"
             if ahead:  # put the network back as it was at the evaluation
-                for key, value in model_state(self._replicas[1]).items():
-                    np.copyto(model_state(self.network)[key], value)
+                copy_state(model_state(self._replicas[1]), self.network)
                 vars(self.optimizer).clear()
                 vars(self.optimizer).update(pending["optimizer"])
             return True
@@ -239,6 +238,13 @@ def model_state(model):
     """The arrays that decide what a model computes: ``model.state()`` if it has one
     (MultiLayerNet adds batch normalisation's running averages), else its params."""
     return model.state() if hasattr(model, "state") else model.params
+
+
+def copy_state(state, model):
+    """Copy the arrays of ``state`` into ``model``'s own, in place (its layers share them)."""
+    target = model_state(model)
+    for key, value in state.items():
+        np.copyto(target[key], value)
 
 
 def _replica(network):

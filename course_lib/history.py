@@ -26,6 +26,8 @@ class History:
     initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
     status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
     message: what went wrong or what to know, in one sentence ('' if nothing)
+    dead_since: the evaluation from which every weight gradient was exactly 0 (dead
+        ReLUs: the network cannot learn any more), or None
     run_id: tells two runs apart even when their settings are the same
     """
 
@@ -41,6 +43,7 @@ class History:
     status: str = "running"
     message: str = ""
     diverged_at: int | None = None
+    dead_since: int | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property

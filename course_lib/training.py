@@ -197,12 +197,12 @@ def train(
         else:
             if not evaluation.finish():
                 history.status = "completed"
-    dead_since = evaluation.dead_since
-    if dead_since is not None and history.status != "diverged":
+    if evaluation.dead_since is not None and history.status != "diverged":
+        history.dead_since = evaluation.dead_since
         note = (
-            f"stopped learning at iteration {dead_since}: every weight gradient is exactly 0 "
-            "because a hidden layer outputs 0 for every image (dead ReLUs); try a smaller "
-            f"learning rate than {optimizer.lr:g} or another weight init"
+            f"stopped learning at iteration {history.dead_since}: every weight gradient "
+            "is exactly 0 because a hidden layer outputs 0 for every image (dead ReLUs); "
+            f"try a smaller learning rate than {optimizer.lr:g} or another weight init"
         )
         history.message = f"{history.message}; {note}" if history.message else note
     history.wall_time = time.perf_counter() - start
@@ -215,16 +215,11 @@ def run(config, data, *, callback=None, network=None):
     network: train this one instead of a fresh ``config.build_network()`` (to look
     inside it afterwards); it must have been built from ``config``.
     """
-    (x_train, d_train), _ = data
     loaded = getattr(data, "dataset", None)
     if loaded is not None and config.dataset is not None and loaded != config.dataset:
         raise ValueError(f"the config asks for {config.dataset!r} but the data is {loaded!r}")
     if network is None:
-        d = np.asarray(d_train)
-        network = config.build_network(
-            input_size=int(np.prod(np.shape(x_train)[1:])),
-            output_size=d.shape[1] if d.ndim == 2 else 10,
-        )
+        network = config.build_network_for(data)
     elif not config.network_matches(network):
         raise ValueError(f"{network!r} was not built from {config.label}")
     history = train(

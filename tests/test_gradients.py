@@ -118,10 +118,9 @@ def test_relu_backward_leaves_its_argument_alone(rng):
     np.testing.assert_array_equal(dx, [[0.0, 6.0, 0.0]])
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
-@pytest.mark.parametrize("weight_decay_lambda", [0.0, 0.1])
-def test_network_gradient_matches_numerical_gradient(activation, weight_decay_lambda, rng):
-    net = MultiLayerNet(
+def _net(activation, weight_decay_lambda, use_batchnorm=False):
+    """A small float64 network for the gradient checks."""
+    return MultiLayerNet(
         input_size=8,
         hidden_size_list=[6, 5, 4],
         output_size=3,
@@ -130,7 +129,14 @@ def test_network_gradient_matches_numerical_gradient(activation, weight_decay_la
         weight_decay_lambda=weight_decay_lambda,
         dtype=np.float64,
         seed=3,
+        use_batchnorm=use_batchnorm,
     )
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("weight_decay_lambda", [0.0, 0.1])
+def test_network_gradient_matches_numerical_gradient(activation, weight_decay_lambda, rng):
+    net = _net(activation, weight_decay_lambda)
     x = rng.standard_normal((10, 8))
     d = np.eye(3)[rng.integers(0, 3, 10)]
     grad = {k: v.copy() for k, v in net.gradient(x, d).items()}
@@ -144,26 +150,12 @@ def test_network_gradient_matches_numerical_gradient(activation, weight_decay_la
         assert net.loss(x, d) > plain + 1e-3
 
 
-def _bn_net(activation, weight_decay_lambda):
-    return MultiLayerNet(
-        input_size=8,
-        hidden_size_list=[6, 5, 4],
-        output_size=3,
-        activation=activation,
-        weight_init_std=0.7,
-        weight_decay_lambda=weight_decay_lambda,
-        dtype=np.float64,
-        seed=3,
-        use_batchnorm=True,
-    )
-
-
 @pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
 @pytest.mark.parametrize("weight_decay_lambda", [0.0, 0.1])
 def test_batchnorm_network_gradient_matches_numerical_gradient(
     activation, weight_decay_lambda, rng
 ):
-    net = _bn_net(activation, weight_decay_lambda)
+    net = _net(activation, weight_decay_lambda, use_batchnorm=True)
     # gamma and beta away from 1 and 0, so their gradients are checked at a general point.
     for idx in (1, 2, 3):
         net.params[f"gamma{idx}"][...] = rng.uniform(0.5, 1.5, net.params[f"gamma{idx}"].size)

@@ -7,6 +7,7 @@ import pytest
 from course_lib import MultiLayerNet
 from course_lib.common import layers
 from course_lib.diagnostics import gradient_ratio
+from course_lib.history import History
 from course_lib.training import train
 
 
@@ -80,9 +81,11 @@ def test_dead_relus_are_detected_and_said(sample_data, lr):
     h = train(net, sample_data, iters_num=300, learning_rate=lr, seed=0)
     assert h.status == "completed", h.summary()
     assert "dead ReLUs" in h.message and "smaller learning rate" in h.message
+    assert h.dead_since in h.eval_iters and f"iteration {h.dead_since}:" in h.message
+    assert History.from_dict(h.to_dict()).dead_since == h.dead_since
     net = MultiLayerNet(784, [40, 20], 10, activation="relu", weight_init_std=0.01, seed=0)
     healthy = train(net, sample_data, iters_num=300, learning_rate=0.1, seed=0)
-    assert "dead" not in healthy.message
+    assert "dead" not in healthy.message and healthy.dead_since is None
 
 
 def test_a_std_that_overflows_the_weights_is_refused():

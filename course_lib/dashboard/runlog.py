@@ -32,7 +32,7 @@ class Run:
         h = self.history
         first = h.first_iter_above(0.5)
         status = f"diverged at {h.diverged_at}" if h.status == "diverged" else h.status
-        if "dead ReLUs" in h.message:
+        if h.dead_since is not None:
             status += " (dead ReLUs)"
         return {
             "run": self.number,

@@ -125,11 +125,8 @@ class Runner:
                 self._tell("cancelled", config)
                 return
             loading = False
-            (_, d_train), (x_test, _) = data
-            network = config.build_network(
-                input_size=int(x_test[0].size),
-                output_size=d_train.shape[1] if d_train.ndim == 2 else 10,
-            )
+            x_test = data[1][0]
+            network = config.build_network_for(data)
             snapshots = {"initialisation": activation_snapshot(network, x_test[:SNAPSHOT_IMAGES])}
             self._tell("started", config, data)
             history = run(config, data, network=network, callback=self._evaluated)
