@@ -218,16 +218,23 @@ class MultiLayerNet:
             return layer.forward(x, train_flg, update_running_stats)
         return layer.forward(x)
 
-    def predict(self, x, train_flg=False, update_running_stats=True):
+    def predict(self, x, train_flg=False, update_running_stats=True, *, after=None):
         """Scores (logits) for each row of x.
 
         With batch normalisation, ``train_flg=True`` normalises with the batch's own
         statistics and moves the running averages (unless ``update_running_stats=False``);
         otherwise the running averages are used.
+        after: the name of a layer (e.g. 'Affine1') whose output x already is; only the
+        layers after it are applied (train() computes the first product of several
+        snapshots of the weights at once, then finishes each with this).
         """
         x = self._as_input(x)
-        for layer in self.layers.values():
-            x = self._forward(layer, x, train_flg, update_running_stats)
+        names = list(self.layers)
+        if after is not None and after not in self.layers:
+            raise ValueError(f"after={after!r} is not a layer of this network: {names}")
+        start = 0 if after is None else names.index(after) + 1
+        for name in names[start:]:
+            x = self._forward(self.layers[name], x, train_flg, update_running_stats)
         return x
 
     def hidden_activations(self, x, train_flg=True):

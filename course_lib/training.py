@@ -158,11 +158,14 @@ def train(
     )
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
     start = time.perf_counter()
-    # Overflow in a diverging run is expected and reported through History. For a large
-    # test set the evaluation step runs on both cores (see evaluation.py).
+    # Overflow in a diverging run is expected and reported through History. The
+    # evaluation step runs with one BLAS thread and evaluates points in groups, on both
+    # cores for a large test set (see evaluation.py for why).
     with (
         np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-        EvaluationStep(network, optimizer, x_test, d_test, history, callbacks, start) as evaluation,
+        EvaluationStep(
+            network, optimizer, x_test, d_test, history, callbacks, start, eval_interval
+        ) as evaluation,
     ):
         for i in range(iters_num):
             batch_mask = rng.integers(0, train_size, batch_size)

@@ -17,12 +17,20 @@ WORKER = "course_lib-eval"
 
 @pytest.fixture(autouse=True)
 def two_cores(monkeypatch):
-    """The split path whatever the machine: it must give the same numbers on any.
+    """The worker's path whatever the machine: it must give the same numbers on any.
 
     It starts at 8,000 test images; the sample's 2,000 take it here, to keep tests quick.
     """
     monkeypatch.setattr(evaluation, "_cores", lambda: 2)
     monkeypatch.setattr(evaluation, "MIN_SPLIT_ROWS", 1000)
+
+
+@pytest.fixture(params=["worker", "calling thread"])
+def either_path(request, monkeypatch):
+    """Groups evaluated by the worker, or (a small test set, one core) by the caller."""
+    if request.param == "calling thread":
+        monkeypatch.setattr(evaluation, "MIN_SPLIT_ROWS", 10**9)
+    return request.param
 
 
 @pytest.fixture
@@ -113,7 +121,7 @@ def test_small_chunks_count_like_the_whole_test_set(sample_data, monkeypatch):
 
 
 def test_callbacks_run_in_order_on_the_calling_thread_with_a_consistent_history(
-    sample_data, monkeypatch
+    sample_data, monkeypatch, either_path
 ):
     seen = []
 
@@ -164,7 +172,8 @@ def test_the_users_own_blas_limit_wins(sample_data, monkeypatch):
     assert inside == [[2]] * 2
 
 
-def test_stop_happens_at_the_same_iteration_as_sequentially(sample_data, monkeypatch):
+def test_stop_happens_at_the_same_iteration_as_sequentially(sample_data, monkeypatch, either_path):
+    # 50 is in the middle of a group of evaluation points (10..80).
     def stop_at_50(history):
         return history.eval_iters[-1] < 50
 
@@ -217,14 +226,41 @@ def test_a_model_that_cannot_be_copied_is_evaluated_on_the_calling_thread(sample
     assert h.status == "completed" and workers == [[], []]
 
 
-def test_by_default_the_samples_test_set_is_evaluated_plainly(sample_data, monkeypatch):
-    # The dashboard's runs on the bundled sample: no worker, BLAS left as it was.
+def test_by_default_the_samples_test_set_is_evaluated_on_the_calling_thread(
+    sample_data, monkeypatch, two_blas_threads
+):
+    # The dashboard's runs on the bundled sample: no worker, points in groups, BLAS left
+    # as the user set it, and the History of the plain path.
     monkeypatch.undo()
     assert len(sample_data[1][0]) < evaluation.MIN_SPLIT_ROWS
     seen = []
-    net = MultiLayerNet(784, [40, 20], 10, seed=0)
-    train(net, sample_data, iters_num=20, callback=lambda h: seen.append(_workers()))
-    assert seen == [[], []]
+
+    def spy(history):
+        seen.append((_workers(), _blas_threads()))
+
+    net = MultiLayerNet(784, [40, 20], 10, weight_init_std=0.01, seed=1)
+    grouped = train(net, sample_data, iters_num=200, learning_rate=0.1, seed=1, callback=spy)
+    assert seen == [([], [2])] * 20
+    plain = _train(sample_data, False, monkeypatch, seed=1, iters=200)
+    _assert_same_history(grouped, plain, len(sample_data[1][0]))
+
+
+def test_a_group_of_evaluation_points_counts_like_each_point_alone(sample_data):
+    # The first product of a group is one product with the group's W1 side by side;
+    # predict(after="Affine1") finishes each point: the same scores as predict().
+    x = np.asarray(sample_data[1][0][:500], dtype=np.float32).reshape(500, -1)
+    nets = [
+        MultiLayerNet(784, [40, 20], 10, activation=a, seed=s, use_batchnorm=bn)
+        for a, s, bn in (("relu", 0, False), ("sigmoid", 1, True), ("tanh", 2, False))
+    ]
+    first = x @ np.concatenate([n.params["W1"] for n in nets], axis=1)
+    for k, net in enumerate(nets):
+        scores = first[:, 40 * k : 40 * (k + 1)] + net.params["b1"]
+        wide = net.predict(scores, after="Affine1")
+        np.testing.assert_allclose(wide, net.predict(x), rtol=1e-5, atol=1e-6)
+        assert np.array_equal(np.argmax(wide, axis=1), np.argmax(net.predict(x), axis=1))
+    with pytest.raises(ValueError, match="not a layer of this network"):
+        nets[0].predict(x, after="Affine9")
 
 
 def test_small_test_sets_stay_on_the_calling_thread(monkeypatch):
@@ -311,3 +347,32 @@ def test_a_run_diverging_while_trained_ahead_still_hears_the_last_evaluation(
     assert runs[0].status == "diverged" and runs[0].diverged_at == 26
     _assert_same_history(*runs, len(sample_data[1][0]))
     assert seen[0] == seen[1] == [(10, 10), (20, 20)]
+
+
+@pytest.mark.parametrize("group_bytes, lead", [(None, 70), (1, 0)])
+def test_groups_train_ahead_only_as_far_as_their_memory_bound_allows(
+    sample_data, monkeypatch, group_bytes, lead
+):
+    # The callbacks hear a group's points after the caller has trained through the group
+    # (here on the calling thread: no worker); a network too big to copy eight times
+    # (GROUP_BYTES=1) is evaluated one point at a time.
+    monkeypatch.setattr(evaluation, "MIN_SPLIT_ROWS", 10**9)
+    if group_bytes is not None:
+        monkeypatch.setattr(evaluation, "GROUP_BYTES", group_bytes)
+    net = MultiLayerNet(784, [40, 20], 10, weight_init_std=0.01, seed=0)
+    steps, leads = [], []
+    step = net.loss_and_gradient
+
+    def counted(*args, **kwargs):
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    net.loss_and_gradient = counted
+    train(
+        net,
+        sample_data,
+        iters_num=80,
+        seed=0,
+        callback=lambda h: leads.append(len(steps) - h.eval_iters[-1]),
+    )
+    assert len(leads) == 8 and leads[0] == lead and leads[-1] == 0, leads
