@@ -136,7 +136,10 @@ def _reproduce(args):
             source=args.source,
             notebooks=args.notebooks,
             shipped=args.shipped,
+            jobs=args.jobs,
         )
+    except SettingError as exc:
+        raise ValueError(exc.named("--jobs")) from None
     except RuntimeError as exc:
         print(f"python -m course_lib reproduce: {exc}", file=sys.stderr)
         return 1
@@ -190,6 +193,13 @@ def build_parser():
         "--shipped",
         action="store_true",
         help="run the notebooks as shipped, even if they were edited since",
+    )
+    rep.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="notebooks executed at once, each in its own kernel "
+        "(default: 2 on a machine with two cores or more, else 1)",
     )
     rep.set_defaults(func=_reproduce)
 

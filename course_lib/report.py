@@ -14,12 +14,15 @@ import base64
 import json
 import os
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
 from course_lib.results import notebook_runs, verdict
+from course_lib.validation import whole_number
 
 MANIFEST = ".course-lib-report.json"
 
@@ -68,42 +71,69 @@ def _png_outputs(nb):
                 yield base64.b64decode(data["image/png"])
 
 
-def _execute(books, out_dir, timeout):
-    """Run each (name, notebook, folder) in a fresh kernel; returns one record per notebook."""
+def _kernels_at_once():
+    """Notebooks executed at once: two on a machine with two cores or more, else one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
+
+
+def _execute(books, out_dir, timeout, jobs=1):
+    """Run each (name, notebook, folder) in a fresh kernel, ``jobs`` kernels at a time.
+
+    Returns one record per notebook, in the order of ``books``. Each kernel is its own
+    process, so two notebooks use two cores; with more than one at a time each kernel
+    gets one BLAS thread unless the user set OPENBLAS_NUM_THREADS (two kernels with two
+    OpenBLAS threads each spin against each other for the cores).
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm import tqdm
 
+    env = dict(os.environ)
+    if jobs > 1:
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
     total = sum(1 for _, nb, _ in books for c in nb.cells if c.cell_type == "code")
-    done = []
-    with tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar:
-        for name, nb, folder in books:
-            bar.set_description(Path(name).stem)
-            client = NotebookClient(
-                nb,
-                timeout=timeout,
-                kernel_name="python3",
-                resources={"metadata": {"path": str(folder)}},
-                on_cell_executed=lambda **_: bar.update(1),
-                # The kernel's warning about its local TCP transport is not for students.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            )
-            start = time.perf_counter()
-            error = None
-            try:
-                client.execute()
-            except CellExecutionError as exc:
-                error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
-            done.append(
-                {
-                    "name": name,
-                    "nb": nb,
-                    "seconds": time.perf_counter() - start,
-                    "error": error,
-                    "runs": notebook_runs(nb),
-                }
-            )
-    return done
+    running, lock = [], threading.Lock()
+
+    def run(book):
+        name, nb, folder = book
+        with lock:
+            running.append(Path(name).stem)
+            bar.set_description(" + ".join(running))
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(folder)}},
+            on_cell_executed=lambda **_: bar.update(1),
+            # The kernel's warning about its local TCP transport is not for students.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+        start = time.perf_counter()
+        error = None
+        try:
+            client.execute(env=env)
+        except CellExecutionError as exc:
+            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        finally:
+            with lock:
+                running.remove(Path(name).stem)
+        return {
+            "name": name,
+            "nb": nb,
+            "seconds": time.perf_counter() - start,
+            "error": error,
+            "runs": notebook_runs(nb),
+        }
+
+    with (
+        tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar,
+        ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="reproduce") as pool,
+    ):
+        return list(pool.map(run, books))
 
 
 def _write_outputs(out_dir, executed):
@@ -229,11 +259,14 @@ def _load_books(paths, shipped):
     return books, changed
 
 
-def reproduce(out_dir="report", source="sample", notebooks=None, shipped=False, timeout=900):
+def reproduce(
+    out_dir="report", source="sample", notebooks=None, shipped=False, timeout=900, jobs=None
+):
     """Execute every notebook into ``out_dir`` and write ``out_dir/report.md``.
 
     notebooks: the folder of the notebooks (default: those shipped with the package);
     shipped=True runs them as shipped even if they were edited since.
+    jobs: notebooks executed at once (default: two on two cores or more, else one).
     ``source`` is passed to the notebooks' ``load_mnist()`` through
     ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries
     the full MNIST first). Returns the path of the report; raises RuntimeError
@@ -241,6 +274,7 @@ def reproduce(out_dir="report", source="sample", notebooks=None, shipped=False, 
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    jobs = _kernels_at_once() if jobs is None else whole_number("jobs", jobs)
     paths = coursework.find_notebooks(notebooks)
     out_dir = _prepare_output(out_dir, paths[0].parent)
     books, changed = _load_books(paths, shipped)
@@ -254,8 +288,10 @@ def reproduce(out_dir="report", source="sample", notebooks=None, shipped=False, 
     saved = {k: os.environ.get(k) for k in ("COURSE_LIB_MNIST_SOURCE", "MPLBACKEND")}
     os.environ["COURSE_LIB_MNIST_SOURCE"] = source
     os.environ.pop("MPLBACKEND", None)  # the kernels draw inline
+    start = time.perf_counter()
     try:
-        executed = _execute(books, out_dir, timeout)
+        executed = _execute(books, out_dir, timeout, jobs)
+        elapsed = time.perf_counter() - start
     finally:
         for key, value in saved.items():
             if value is None:
@@ -268,10 +304,9 @@ def reproduce(out_dir="report", source="sample", notebooks=None, shipped=False, 
     (out_dir / MANIFEST).write_text(json.dumps({"files": written}, indent=1), "utf-8")
 
     report = out_dir / "report.md"
-    total = sum(r["seconds"] for r in executed)
     counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}
     print(
-        f"report: {report} ({len(executed)} notebooks in {total:.1f} s, {len(rows)} runs: "
+        f"report: {report} ({len(executed)} notebooks in {elapsed:.1f} s, {len(rows)} runs: "
         f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
     )
     failed = [r["name"] for r in executed if r["error"]]

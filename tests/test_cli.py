@@ -165,3 +165,12 @@ def test_notebooks_copies_without_overwriting(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"kept   {copied[0]}" in out
     assert edited.read_text() == "my edits"
+
+
+def test_a_bad_jobs_for_reproduce_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "report"
+    proc = _cli("reproduce", "--out", str(out), "--jobs", "0")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--jobs must be a positive whole number" in lines[0], lines
+    assert not out.exists()

@@ -168,3 +168,41 @@ def test_report_table_escapes_pipes():
     row = {"notebook": "04", "our check": "|dW1|/|dW6| < 1e-6", "agrees": "yes", "_agrees": True}
     line = _table([row]).splitlines()[-1]
     assert "\\|dW1\\|" in line and line.count(" | ") == 2
+
+
+def test_two_kernels_at_once_give_the_report_of_one_at_a_time(books, tmp_path, monkeypatch):
+    # Each notebook prints its kernel's process id and BLAS threads, then trains briefly.
+    probe = (
+        "import os\nfrom threadpoolctl import threadpool_info\n"
+        "print(os.getpid(), [i['num_threads'] for i in threadpool_info()])"
+    )
+    for k in range(1, 4):
+        train = f"run(get_preset('relu_0.01').config.replace(iters_num=20, seed={k}), data)"
+        _notebook(books / f"0{k}_tiny.ipynb", SETUP, probe, train)
+    reports = {}
+    for jobs in (1, 2):
+        if jobs == 2:  # reproduce itself gives each of two kernels one BLAS thread
+            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        out = tmp_path / f"out{jobs}"
+        reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs)
+        runs = json.loads((out / "runs.json").read_text())
+        reports[jobs] = [(r["notebook"], r["config"]["seed"], r["test_acc"]) for r in runs]
+        executed = [nbformat.read(out / f"0{k}_tiny.ipynb", 4) for k in range(1, 4)]
+        printed = [nb.cells[1].outputs[0]["text"].split(" ", 1) for nb in executed]
+        assert len({pid for pid, _ in printed}) == 3  # a fresh kernel each
+        assert all(threads.strip() == "[1]" for _, threads in printed), printed
+    assert reports[1] == reports[2]
+    assert [(n, seed) for n, seed, _ in reports[2]] == [
+        ("01_tiny.ipynb", 1),
+        ("02_tiny.ipynb", 2),
+        ("03_tiny.ipynb", 3),
+    ]
+
+
+@pytest.mark.parametrize("jobs", [0, 1.5, "2"])
+def test_a_bad_jobs_value_is_refused_before_anything_is_written(books, tmp_path, jobs):
+    _notebook(books / "01_tiny.ipynb", "print('x')")
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="jobs must be a positive whole number"):
+        reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs)
+    assert not out.exists()
