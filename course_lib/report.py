@@ -11,8 +11,10 @@ it made before (its ``.course-lib-report.json`` lists the files it wrote).
 """
 
 import base64
+import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -59,7 +61,9 @@ def _prepare_output(out_dir, notebooks_dir):
             # Only files inside out_dir: a manifest edited to point elsewhere deletes nothing.
             if target.parent.is_relative_to(out_dir.resolve()) and target.is_file():
                 target.unlink()
-    (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+    # Made now, so that an unwritable place fails before the notebooks run; empty until
+    # the end, so that an interrupted run leaves a folder the next one accepts.
+    out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 
 
@@ -80,13 +84,26 @@ def _kernels_at_once():
     return 2 if cores >= 2 else 1
 
 
+class _Stopped(Exception):
+    """Ctrl-C in reproduce: a running notebook stops before its next cell."""
+
+
+def _interrupt_kernel(client):
+    """SIGINT to a notebook's kernel: its running cell stops as on Ctrl-C in Jupyter."""
+    pid = getattr(getattr(getattr(client, "km", None), "provisioner", None), "pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+
+
 def _execute(books, out_dir, timeout, jobs=1):
     """Run each (name, notebook, folder) in a fresh kernel, ``jobs`` kernels at a time.
 
     Returns one record per notebook, in the order of ``books``. Each kernel is its own
     process, so two notebooks use two cores; with more than one at a time each kernel
     gets one BLAS thread unless the user set OPENBLAS_NUM_THREADS (two kernels with two
-    OpenBLAS threads each spin against each other for the cores).
+    OpenBLAS threads each spin against each other for the cores). Ctrl-C interrupts the
+    running notebooks' kernels and starts no other, then raises KeyboardInterrupt.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -96,31 +113,38 @@ def _execute(books, out_dir, timeout, jobs=1):
     if jobs > 1:
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
     total = sum(1 for _, nb, _ in books for c in nb.cells if c.cell_type == "code")
-    running, lock = [], threading.Lock()
+    running, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def stop_here(**_):
+        if stop.is_set():
+            raise _Stopped
 
     def run(book):
         name, nb, folder = book
-        with lock:
-            running.append(Path(name).stem)
-            bar.set_description(" + ".join(running))
         client = NotebookClient(
             nb,
             timeout=timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(folder)}},
+            on_cell_start=stop_here,
             on_cell_executed=lambda **_: bar.update(1),
             # The kernel's warning about its local TCP transport is not for students.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
+        with lock:
+            running[name] = client
+            bar.set_description(" + ".join(Path(n).stem for n in running))
         start = time.perf_counter()
         error = None
         try:
             client.execute(env=env)
         except CellExecutionError as exc:
             error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        except _Stopped:
+            error = "stopped by Ctrl-C"
         finally:
             with lock:
-                running.remove(Path(name).stem)
+                del running[name]
         return {
             "name": name,
             "nb": nb,
@@ -133,7 +157,17 @@ def _execute(books, out_dir, timeout, jobs=1):
         tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar,
         ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="reproduce") as pool,
     ):
-        return list(pool.map(run, books))
+        futures = [pool.submit(run, book) for book in books]
+        try:
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            with lock:
+                for client in running.values():
+                    _interrupt_kernel(client)
+            raise
 
 
 def _write_outputs(out_dir, executed):
@@ -141,6 +175,7 @@ def _write_outputs(out_dir, executed):
     import nbformat
 
     written = []
+    (out_dir / "figures").mkdir(exist_ok=True)
     for record in executed:
         nbformat.write(record["nb"], out_dir / record["name"])
         written.append(record["name"])

@@ -1,7 +1,11 @@
 """reproduce(): notebooks executed headless, runs read back from them, report written."""
 
 import json
+import os
+import signal
 import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
@@ -206,3 +210,43 @@ def test_a_bad_jobs_value_is_refused_before_anything_is_written(books, tmp_path,
     with pytest.raises(ValueError, match="jobs must be a positive whole number"):
         reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs)
     assert not out.exists()
+
+
+def test_ctrl_c_stops_the_running_kernels_and_leaves_a_reusable_folder(books, tmp_path):
+    # Two notebooks running at once, each stuck in a long cell: Ctrl-C interrupts both
+    # kernels at once, starts the third not at all, and writes nothing.
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    for k in range(1, 4):
+        started = f"import os, time\nopen(r'{pids}/{k}', 'w').write(str(os.getpid()))"
+        _notebook(books / f"0{k}_slow.ipynb", started, "time.sleep(120)")
+    out = tmp_path / "out"
+    env = {**os.environ, "COURSE_LIB_MNIST_SOURCE": "sample"}
+    cmd = [sys.executable, "-m", "course_lib", "reproduce", "--notebooks", str(books)]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(out), "--jobs", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)  # into the long cell
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err.splitlines()[-1]
+    assert sorted(p.name for p in pids.iterdir()) == ["1", "2"]  # the third never started
+    for pid_file in pids.iterdir():
+        pid = int(pid_file.read_text())
+        for _ in range(50):  # the kernels are gone within seconds
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"kernel {pid} still runs after Ctrl-C")
+    assert list(out.iterdir()) == []  # nothing half-written; the next run may use it
