@@ -74,7 +74,8 @@ CHUNKS = 4
 CHUNK_VALUES = 1 << 24
 
 
-def _cores():
+def usable_cores():
+    """How many cores this process may run on (its CPU affinity where the OS tells it)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -155,7 +156,7 @@ class EvaluationStep:
         self._replicas = None
         if not self._plain:
             replicas = [_replica(network)]
-            if ahead and _cores() >= 2 and n >= MIN_SPLIT_ROWS:
+            if ahead and usable_cores() >= 2 and n >= MIN_SPLIT_ROWS:
                 replicas.insert(0, _replica(network))  # the worker's, then the caller's
             if None in replicas:  # a model that cannot be copied: the plain path
                 self._plain = True

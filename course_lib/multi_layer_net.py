@@ -229,12 +229,14 @@ class MultiLayerNet:
         snapshots of the weights at once, then finishes each with this).
         """
         x = self._as_input(x)
-        names = list(self.layers)
-        if after is not None and after not in self.layers:
-            raise ValueError(f"after={after!r} is not a layer of this network: {names}")
-        start = 0 if after is None else names.index(after) + 1
-        for name in names[start:]:
-            x = self._forward(self.layers[name], x, train_flg, update_running_stats)
+        layers = self.layers.values()
+        if after is not None:
+            names = list(self.layers)
+            if after not in self.layers:
+                raise ValueError(f"after={after!r} is not a layer of this network: {names}")
+            layers = [self.layers[name] for name in names[names.index(after) + 1 :]]
+        for layer in layers:
+            x = self._forward(layer, x, train_flg, update_running_stats)
         return x
 
     def hidden_activations(self, x, train_flg=True):

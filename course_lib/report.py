@@ -23,6 +23,7 @@ from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
+from course_lib.evaluation import usable_cores
 from course_lib.results import notebook_runs, verdict
 from course_lib.validation import whole_number
 
@@ -73,15 +74,6 @@ def _png_outputs(nb):
             data = output.get("data", {})
             if "image/png" in data:
                 yield base64.b64decode(data["image/png"])
-
-
-def _kernels_at_once():
-    """Notebooks executed at once: two on a machine with two cores or more, else one."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return 2 if cores >= 2 else 1
 
 
 class _Stopped(Exception):
@@ -155,7 +147,7 @@ def _execute(books, out_dir, timeout, jobs=1):
 
     with (
         tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar,
-        ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="reproduce") as pool,
+        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reproduce") as pool,
     ):
         futures = [pool.submit(run, book) for book in books]
         try:
@@ -309,7 +301,9 @@ def reproduce(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    jobs = _kernels_at_once() if jobs is None else whole_number("jobs", jobs)
+    if jobs is None:
+        jobs = 2 if usable_cores() >= 2 else 1
+    jobs = whole_number("jobs", jobs)
     paths = coursework.find_notebooks(notebooks)
     out_dir = _prepare_output(out_dir, paths[0].parent)
     books, changed = _load_books(paths, shipped)

@@ -21,7 +21,7 @@ def two_cores(monkeypatch):
 
     It starts at 8,000 test images; the sample's 2,000 take it here, to keep tests quick.
     """
-    monkeypatch.setattr(evaluation, "_cores", lambda: 2)
+    monkeypatch.setattr(evaluation, "usable_cores", lambda: 2)
     monkeypatch.setattr(evaluation, "MIN_SPLIT_ROWS", 1000)
 
 
