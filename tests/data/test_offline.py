@@ -1,0 +1,175 @@
+"""Offline, behind a silent proxy, with a folder that cannot be written, after a kill.
+
+The silent server accepts TCP connections and never says a word (like a proxy that
+swallows requests); it counts the connections, so a test can tell whether a load
+contacted it at all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+
+import platformdirs
+import pytest
+
+from course_lib.data import DataUnavailableError, catalog, download, load_mnist, mnist
+from tests.data.support import (
+    SilentServer,
+    assert_equal_to,
+    closed_port_url,
+    files_in,
+    start_child_download,
+    write_files,
+)
+
+OFFLINE_LINE = (
+    "course_lib: full MNIST could not be downloaded (offline: no mirror could be reached), "
+    "so this uses the bundled sample: 8,000 train / 2,000 test real MNIST digits. To get full "
+    "MNIST, connect to the internet once, or set COURSE_LIB_DATA (or pass data_dir=) to a "
+    "folder with the four MNIST .gz files."
+)
+
+
+def _marker(isolated):
+    return isolated.user_cache / "mnist-download-failed"
+
+
+def test_offline_start_is_one_calm_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url() for _ in range(3)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_mnist()
+    assert data.source == "sample" and data[0][0].shape == (8000, 784)
+    captured = capsys.readouterr()
+    assert captured.out == OFFLINE_LINE + "\n"  # stdout: not a pink block in Jupyter
+    assert captured.err == "" and caught == []
+    assert str(tmp_path) not in captured.out
+
+
+def test_silent_server_fails_fast_and_is_remembered(monkeypatch, isolated, capsys):
+    monkeypatch.setattr(download, "TIMEOUT", 0.5)
+    with SilentServer() as silent:
+        monkeypatch.setitem(catalog.MIRRORS, "mnist", [silent.url])
+        start = time.monotonic()
+        assert load_mnist().source == "sample"
+        assert time.monotonic() - start < 5  # the short timeout, not the whole deadline
+        assert len(silent.connections) == 1
+        assert capsys.readouterr().out == OFFLINE_LINE + "\n"
+
+        # Within RETRY_AFTER: straight to the sample, no connection at all.
+        load_mnist()
+        assert len(silent.connections) == 1
+        assert capsys.readouterr().out.startswith(
+            "course_lib: full MNIST could not be downloaded less than a minute ago "
+            "(offline: no mirror could be reached; next try in 15 min, "
+            "or now with source='download'), so this uses the bundled sample"
+        )
+
+        # After it: tried again.
+        monkeypatch.setattr(mnist, "RETRY_AFTER", 0.0)
+        load_mnist()
+        assert len(silent.connections) == 2
+
+
+def test_a_mirror_that_answers_wrongly_is_not_offline(monkeypatch, server, capsys):
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("404")])
+    assert load_mnist().source == "sample"
+    assert capsys.readouterr().out.startswith(
+        "course_lib: full MNIST could not be downloaded (no mirror delivered the official "
+        "files; verbose=True shows why), so this uses the bundled sample"
+    )
+
+
+def test_source_download_always_tries_and_clears_the_note(
+    monkeypatch, server, fake_official, isolated
+):
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url()])
+    load_mnist()
+    assert _marker(isolated).read_text() == "offline: no mirror could be reached"
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    load_mnist()  # still remembered: no request
+    assert server.hits == []
+    assert_equal_to(load_mnist(normalize=False, source="download"), fake_official.arrays)
+    assert len(server.hits) == 4 and not _marker(isolated).exists()
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"  \n", b"\xff\xfe garbage"], ids=["empty", "blank", "binary"]
+)
+def test_damaged_or_future_note_is_harmless(monkeypatch, server, fake_official, isolated, content):
+    write_files(isolated.user_cache, {_marker(isolated).name: content})
+    if content == b"\xff\xfe garbage":  # readable, but from the future (another host's clock)
+        future = time.time() + 86400
+        os.utime(_marker(isolated), (future, future))
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert len(server.hits) == 4 and not _marker(isolated).exists()
+
+
+def test_note_is_written_whole_or_not_at_all(monkeypatch, isolated):
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url()])
+
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", no_rename)
+        assert load_mnist().source == "sample"  # no note: the load still ends with the sample
+    assert files_in(isolated.user_cache) == []
+    load_mnist()
+    assert files_in(isolated.user_cache) == ["mnist-download-failed"]
+
+
+def test_fashion_offline_is_one_error_line(monkeypatch):
+    monkeypatch.setitem(catalog.MIRRORS, "fashion", [closed_port_url()])
+    with pytest.raises(DataUnavailableError) as caught:
+        load_mnist(dataset="fashion")
+    assert str(caught.value) == (
+        "could not download Fashion-MNIST (offline: no mirror could be reached). To get it, "
+        "install Debian's dataset-fashion-mnist, connect to the internet once, or set "
+        "COURSE_LIB_DATA (or pass data_dir=) to a folder with the four Fashion-MNIST .gz files."
+    )
+
+
+def test_env_sample_with_fashion_names_the_variable(monkeypatch):
+    monkeypatch.setenv("COURSE_LIB_MNIST_SOURCE", "sample")
+    with pytest.raises(DataUnavailableError, match="COURSE_LIB_MNIST_SOURCE=sample asks for it"):
+        load_mnist(dataset="fashion")
+
+
+def test_no_writable_cache_still_gives_the_sample(monkeypatch, tmp_path, server, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # nothing, not even root, can create a folder inside a file
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(blocker / "cache"))
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    assert load_mnist().source == "sample"
+    out = capsys.readouterr().out
+    assert f"(cannot write to the cache folder {blocker / 'cache' / 'mnist'}: " in out
+    assert "make that folder writable" in out and len(out.splitlines()) == 1
+    assert server.hits == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
+def test_temporary_file_of_a_killed_download_is_swept_once_stale(
+    server, fake_official, isolated, sig
+):
+    child = start_child_download(isolated.user_cache, [server.url("gate")], fake_official)
+    try:
+        assert server.half_sent.wait(20), child.communicate()
+        child.send_signal(sig)
+        child.communicate(timeout=20)
+    finally:
+        child.kill()
+    [left] = files_in(isolated.user_cache)  # pooch's temporary file, half a download
+    assert download.TEMPORARY_NAME.fullmatch(left.removeprefix("mnist/")), left
+    young = write_files(isolated.user_cache / "mnist", {"tmpabcd_123": b"a live download"})
+    write_files(isolated.user_cache / "mnist", fake_official.files)
+    stale = time.time() - download.DEADLINE - download.TIMEOUT - 1
+    os.utime(isolated.user_cache / left, (stale, stale))
+
+    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
+    assert not (isolated.user_cache / left).exists()
+    assert (young / "tmpabcd_123").exists()  # may still be written: left alone
