@@ -238,6 +238,10 @@ def _from_mirrors(root: Path, dataset: str, source: str, verbose: bool):
     except OSError as exc:  # the folder cannot be written (pooch re-raises in its own words)
         exc = exc.__cause__ or exc
         reason = f"cannot write to the cache folder {folder}: {exc.strerror or exc}"
+        if source == "download":
+            raise DataUnavailableError(
+                f"{reason}; {_how_to_get(dataset, writable=False)}"
+            ) from None
         return _fall_back(dataset, reason, writable=False)
     marker.unlink(missing_ok=True)
     arrays, _ = _read_folder(folder, catalog.SHA256[dataset])

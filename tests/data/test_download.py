@@ -15,7 +15,7 @@ import tracemalloc
 import pooch
 import pytest
 
-from course_lib.data import DataUnavailableError, catalog, download, load_mnist
+from course_lib.data import DataUnavailableError, catalog, download, load_mnist, mnist
 from tests.data.support import LocalServer, assert_equal_to, files_in, self_signed_tls
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -153,3 +153,4 @@ def test_defaults_fail_fast_yet_let_a_slow_download_finish(monkeypatch):
     monkeypatch.undo()  # the shipped values, not the test's
     assert 5 <= download.TIMEOUT <= 10  # a silent network: 3 mirrors in 30 s at most
     assert download.DEADLINE >= 120  # 9.9 MB on a slow school network
+    assert 10 * 60 <= mnist.RETRY_AFTER <= 30 * 60  # a lesson's notebooks, not a whole day

@@ -167,6 +167,13 @@ def test_source_system_then_cache(monkeypatch, tmp_path):
     assert load_mnist(dataset="fashion").source == "cache"
 
 
+def test_source_local_never_downloads(monkeypatch, server, fake_official):
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    with pytest.raises(DataUnavailableError, match="no local copy of 'mnist'"):
+        load_mnist(source="local")
+    assert server.hits == []
+
+
 # --- data_dir ---------------------------------------------------------------------------------
 
 

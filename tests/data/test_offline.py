@@ -7,6 +7,7 @@ contacted it at all.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -37,11 +38,15 @@ def _marker(isolated):
     return isolated.user_cache / "mnist-download-failed"
 
 
-def test_offline_start_is_one_calm_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url() for _ in range(3)])
-    with warnings.catch_warnings(record=True) as caught:
+def test_offline_start_is_one_calm_line(monkeypatch, tmp_path, capsys, caplog):
+    mirrors = [closed_port_url() for _ in range(3)]
+    monkeypatch.setitem(catalog.MIRRORS, "mnist", mirrors)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
         warnings.simplefilter("always")
         data = load_mnist()
+    logged = [r.getMessage() for r in caplog.records if r.name == "course_lib.data"]
+    name = "train-images-idx3-ubyte.gz"
+    assert logged == [f"course_lib: {url}{name}: Connection refused" for url in mirrors]
     assert data.source == "sample" and data[0][0].shape == (8000, 784)
     captured = capsys.readouterr()
     assert captured.out == OFFLINE_LINE + "\n"  # stdout: not a pink block in Jupyter
@@ -149,7 +154,26 @@ def test_no_writable_cache_still_gives_the_sample(monkeypatch, tmp_path, server,
     out = capsys.readouterr().out
     assert f"(cannot write to the cache folder {blocker / 'cache' / 'mnist'}: " in out
     assert "make that folder writable" in out and len(out.splitlines()) == 1
+    with pytest.raises(DataUnavailableError, match="cannot write to the cache folder"):
+        load_mnist(source="download")  # asked for full data: an error, not the sample
     assert server.hits == []
+
+
+def test_a_download_running_elsewhere_is_left_alone(server, fake_official, isolated):
+    # This process loads from files already there while another one downloads into the folder.
+    child = start_child_download(isolated.user_cache, [server.url("gate")], fake_official)
+    try:
+        assert server.half_sent.wait(20), child.communicate()
+        write_files(isolated.user_cache / "mnist", fake_official.files)
+        assert_equal_to(load_mnist(normalize=False), fake_official.arrays)  # sweeps, too
+        server.gate.set()
+        out, err = child.communicate(timeout=20)
+    finally:
+        child.kill()
+    assert child.returncode == 0 and "child done" in out, err
+    assert files_in(isolated.user_cache) == ["mnist.npz"] + [
+        f"mnist/{name}" for name in sorted(fake_official.files)
+    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
@@ -173,3 +197,4 @@ def test_temporary_file_of_a_killed_download_is_swept_once_stale(
     assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert not (isolated.user_cache / left).exists()
     assert (young / "tmpabcd_123").exists()  # may still be written: left alone
+    download.sweep_stale(isolated.user_cache / "no such folder")  # harmless
