@@ -1,63 +1,132 @@
 """Load MNIST (or Fashion-MNIST) as NumPy arrays, with the textbook's ``load_mnist`` API.
 
 The sources, in order (``source="auto"``): ``data_dir`` or ``COURSE_LIB_DATA`` (only read);
-the cache (``cache_dir()``: a ``.npz`` of the uint8 arrays, checked against the official
-digests on every load, else the ``.gz`` files downloaded before); Debian's
-``dataset-fashion-mnist``; the mirrors (``download.py``); for MNIST, the bundled sample,
-with one calm line on stdout. A failed download is remembered for ``RETRY_AFTER`` seconds,
-so the other notebooks of a class behind a silent proxy do not wait for the mirrors again.
+the cache (``cache_dir()``: a ``.npz`` of the uint8 arrays, else the ``.gz`` files downloaded
+into it); a system package (Debian's ``dataset-fashion-mnist``); the mirrors, through pooch,
+which checks each ``.gz`` before anything decompresses it (so a tampered file or a gzip bomb
+never reaches gzip); for MNIST, the bundled sample, with one calm line on stdout. A failed
+download is remembered for ``RETRY_AFTER`` seconds, so that the other notebooks of a class
+behind a silent proxy do not wait again. A download killed outright may leave a temporary
+file in the cache folder: harmless, as nothing reads it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import http.client
+import logging
 import os
+import re
 import struct
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import platformdirs
+import pooch
+from tqdm.auto import tqdm
 
 from course_lib.common.functions import one_hot
 
-from . import catalog, download
-
 SOURCES = ("auto", "local", "download", "sample")
-# Seconds a failed download is remembered before source="auto" tries the mirrors again.
-RETRY_AFTER = 15 * 60.0
+NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
+# The four IDX files, in the order (train images, train labels, test images, test labels).
+FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+KEYS = ("x_train", "d_train", "x_test", "d_test")  # the same arrays in the .npz cache
+
+
+def read_sums(text: str) -> dict[str, str]:
+    """``{file name: SHA-256}`` from lines as ``sha256sum`` prints them."""
+    return {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, flags=re.M)}
+
+
+# Of each official file: the SHA-256 of its .gz (torchvision's values), which pooch checks,
+# and of its IDX bytes, which local files are checked on (Debian recompresses its .gz).
+SHA256 = {
+    "mnist": read_sums("""
+440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
+ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
+3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
+65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5  train-labels-idx1-ubyte
+8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
+0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7  t10k-images-idx3-ubyte
+f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
+ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte
+"""),
+    "fashion": read_sums("""
+3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84  train-images-idx3-ubyte.gz
+c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888  train-images-idx3-ubyte
+a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845  train-labels-idx1-ubyte.gz
+bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9  train-labels-idx1-ubyte
+346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073  t10k-images-idx3-ubyte.gz
+5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b  t10k-images-idx3-ubyte
+67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5  t10k-labels-idx1-ubyte.gz
+0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34  t10k-labels-idx1-ubyte
+"""),
+}
+# Tried in turn, HTTPS first. Plain HTTP stays as a last resort (for proxies that break
+# TLS): the SHA-256, not the transport, is what makes a file trustworthy.
+MIRRORS: dict[str, list[str]] = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ],
+    "fashion": [
+        "https://fashion-mnist.s3.eu-central-1.amazonaws.com/",
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ],
+}
+SYSTEM_DIRS = {"mnist": [], "fashion": [Path("/usr/share/datasets/fashion-mnist")]}
 # The checkout's top-level data/ folder (used when it exists next to pyproject.toml).
 CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
-KEYS = ("x_train", "d_train", "x_test", "d_test")
+# Seconds a failed download is remembered before source="auto" tries the mirrors again.
+RETRY_AFTER = 15 * 60.0
+# Seconds without any progress before a mirror is given up (a silent network fails fast),
+# and for a whole file (9.9 MB at 33 kB/s), so that a trickle ends too. Tests shrink them.
+TIMEOUT = 10.0
+DEADLINE = 300.0
+MAX_BYTES = 30_000_000  # the largest official .gz is 26.4 MB (Fashion-MNIST's train images)
+PROGRESSBAR = True
+
+logger = logging.getLogger("course_lib.data")
+# pooch announces every download at INFO on stderr (a pink block in Jupyter); we say ours.
+pooch.get_logger().setLevel(logging.WARNING)
 
 
 class DataUnavailableError(FileNotFoundError):
     """No source could provide the requested dataset; the message says how to get it."""
 
 
+class DownloadError(Exception):
+    """A download failed; ``reached`` says whether some server answered at all."""
+
+    def __init__(self, message: str, *, reached: bool) -> None:
+        super().__init__(message)
+        self.reached = reached
+
+
 class LoadedData(tuple):
-    """What ``load_mnist`` returns: ``((x_train, d_train), (x_test, d_test))``, and its origin.
+    """What ``load_mnist`` returns: ``((x_train, d_train), (x_test, d_test))``, and its origin."""
 
-    ``dataset``: "mnist" or "fashion". ``source``: "data_dir", "cache", "system",
-    "download" or "sample". ``description``: for people, e.g. "MNIST (60,000 train /
-    10,000 test)" or "MNIST bundled sample (8,000 train / 2,000 test)".
-    """
-
-    def __new__(cls, data, dataset: str, source: str, description: str):
-        self = super().__new__(cls, data)
-        self.dataset = dataset
-        self.source = source
-        self.description = description
-        return self
-
-    def __getnewargs__(self):
-        return tuple(self), self.dataset, self.source, self.description
+    dataset: str  # "mnist" or "fashion"
+    source: str  # "data_dir", "cache", "system", "download" or "sample"
+    description: str  # for people, e.g. "MNIST bundled sample (8,000 train / 2,000 test)"
 
 
 def cache_dir() -> Path:
@@ -69,29 +138,33 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("course_lib"))
 
 
-def _idx_header(shape: tuple[int, ...]) -> bytes:
-    """An IDX header: two zero bytes, 0x08 (unsigned bytes), the number of dimensions, the
-    size of each as a big-endian 32-bit number."""
-    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+def _idx_digest(array: np.ndarray) -> str:
+    """The SHA-256 of the IDX file holding ``array``: 0, 0, 0x08 (unsigned bytes), the number
+    of dimensions, each size (big-endian 32-bit), then the bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    digest = hashlib.sha256(header)
+    digest.update(np.ascontiguousarray(array))
+    return digest.hexdigest()
 
 
 def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
     """The uint8 array held in IDX bytes; ValueError naming the file if they hold none."""
     header_size = 4 + 4 * ndim
-    if len(data) < header_size or data[:4] != _idx_header((0,) * ndim)[:4]:
+    if len(data) < header_size or data[:4] != bytes([0, 0, 0x08, ndim]):
         raise ValueError(f"{path}: not an IDX file of {ndim}-D unsigned bytes")
     shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    if len(data) - header_size != np.prod(shape):
-        found = len(data) - header_size
+    found = len(data) - header_size
+    if found != np.prod(shape):
         raise ValueError(f"{path}: its header says shape {shape}, but {found} bytes follow")
     return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape)
 
 
-def _read_folder(folder: Path, digests: dict[str, str]) -> tuple[list[np.ndarray], bool]:
-    """The four arrays in ``folder``'s IDX ``.gz`` files, and whether all match ``digests``."""
+def _read_folder(folder: Path, digests: dict[str, str], unofficial: str = ""):
+    """The four arrays in ``folder``'s IDX ``.gz`` files, and whether all match ``digests``;
+    ValueError if one is broken, or if they do not match and ``unofficial`` says why."""
     arrays = []
     official = True
-    for name in catalog.FILES:
+    for name in FILES:
         path = folder / f"{name}.gz"
         try:
             data = gzip.decompress(path.read_bytes())
@@ -101,191 +174,182 @@ def _read_folder(folder: Path, digests: dict[str, str]) -> tuple[list[np.ndarray
         official = official and hashlib.sha256(data).hexdigest() == digests.get(name)
     if len(arrays[0]) != len(arrays[1]) or len(arrays[2]) != len(arrays[3]):
         raise ValueError(f"{folder}: the numbers of images and labels differ")
+    if unofficial and not official:
+        raise ValueError(f"{folder}: {unofficial}")
     return arrays, official
-
-
-def _missing(folder: Path) -> list[str]:
-    return [f"{name}.gz" for name in catalog.FILES if not (folder / f"{name}.gz").is_file()]
-
-
-def _read_cache(path: Path, dataset: str) -> tuple[list[np.ndarray] | None, str]:
-    """The arrays of a cache that holds exactly the official data, else (None, why not)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = [npz[key] for key in KEYS]
-    except FileNotFoundError:
-        return None, ""
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        return None, f"unreadable ({type(exc).__name__})"
-    for key, name, array in zip(KEYS, catalog.FILES, arrays, strict=True):
-        digest = hashlib.sha256(_idx_header(array.shape))
-        digest.update(np.ascontiguousarray(array))
-        if array.dtype != np.uint8 or digest.hexdigest() != catalog.SHA256[dataset][name]:
-            return None, f"damaged or not {dataset!r}: its {key} is not the official data"
-    return arrays, ""
-
-
-def _write_atomically(path: Path, write) -> None:
-    """Write through a temporary file and a rename, so nobody ever sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    file = tempfile.NamedTemporaryFile(dir=path.parent, delete=False)
-    try:
-        with file:
-            write(file)
-        os.replace(file.name, path)
-    except BaseException:
-        Path(file.name).unlink(missing_ok=True)
-        raise
 
 
 def _found(arrays: list[np.ndarray], dataset: str, source: str, label: str = "", note: str = ""):
     """(arrays, source, description), e.g. "MNIST bundled sample (8,000 train / 2,000 test)"."""
     sizes = f"{len(arrays[0]):,} train / {len(arrays[2]):,} test"
-    return arrays, source, f"{catalog.NAMES[dataset]}{label} ({sizes}{note})"
+    return arrays, source, f"{NAMES[dataset]}{label} ({sizes}{note})"
 
 
 def _from_data_dir(folder: Path, dataset: str, verify: bool):
-    """A user's folder, never written to; with verify=True it must hold the official files."""
-    if not _missing(folder / dataset):
+    """A user's folder (or its ``mnist/`` or ``fashion/``), never written to."""
+    if (folder / dataset).is_dir():
         folder = folder / dataset
-    if _missing(folder):
-        raise FileNotFoundError(f"data_dir {folder} lacks {', '.join(_missing(folder))}")
-    arrays, official = _read_folder(folder, catalog.SHA256[dataset])
-    if official:
-        return _found(arrays, dataset, "data_dir")
-    if verify:
-        raise ValueError(
-            f"the files in {folder} are not the official {dataset!r} release "
-            "(SHA-256 mismatch); pass verify=False to load them anyway"
-        )
-    return _found(arrays, dataset, "data_dir", f"-format files in {folder}", "; not official")
+    unofficial = f"not the official {dataset!r} release (SHA-256 mismatch); pass verify=False"
+    arrays, official = _read_folder(folder, SHA256[dataset], unofficial if verify else "")
+    return _found(arrays, dataset, "data_dir", note="" if official else "; not official")
 
 
 def _from_sample(dataset: str, verify: bool):
     """The bundled sample, checked against the SHA-256 in its PROVENANCE."""
     if dataset != "mnist":
-        raise DataUnavailableError(
-            f"there is no bundled sample of {dataset!r} (source='sample' or "
-            f"COURSE_LIB_MNIST_SOURCE=sample asks for it); to get it, {_how_to_get(dataset)}"
-        )
-    sums = catalog.read_sums((SAMPLE_DIR / "PROVENANCE").read_text(encoding="utf-8"))
-    arrays, official = _read_folder(SAMPLE_DIR, sums)
-    if verify and not official:
-        raise ValueError(
-            f"the bundled sample in {SAMPLE_DIR} does not match its PROVENANCE checksums; "
-            "reinstall course_lib or rebuild it with scripts/build_mnist_sample.py"
-        )
+        why = "there is no bundled sample; source='sample' or COURSE_LIB_MNIST_SOURCE=sample"
+        return _fall_back(dataset, "sample", f"{why} asks for it")
+    sums = read_sums((SAMPLE_DIR / "PROVENANCE").read_text(encoding="utf-8"))
+    unofficial = "does not match PROVENANCE; reinstall course_lib or run build_mnist_sample.py"
+    arrays, _ = _read_folder(SAMPLE_DIR, sums, unofficial if verify else "")
     return _found(arrays, dataset, "sample", " bundled sample")
 
 
-def _from_cache(root: Path, dataset: str):
-    """The .npz cache, else the official files in the cache folder or a system package."""
-    cache = root / f"{dataset}.npz"
-    arrays, why = _read_cache(cache, dataset)
-    if arrays is not None:
-        return _found(arrays, dataset, "cache")
-    if why:
-        print(f"course_lib: the cache {cache} is {why}; rebuilding it", file=sys.stderr)
-    places = [(root / dataset, "cache")] + [(p, "system") for p in catalog.SYSTEM_DIRS[dataset]]
-    for folder, source in places:
-        if _missing(folder):
-            continue
-        try:
-            arrays, official = _read_folder(folder, catalog.SHA256[dataset])
-        except ValueError as exc:
-            official, why = False, str(exc)
-        if official:
-            _save_cache(cache, arrays)
-            return _found(arrays, dataset, source)
-        print(f"course_lib: skipping {folder}: {why or 'not the official files'}", file=sys.stderr)
+def _note(message: str) -> None:
+    """One line on stderr about a file that cannot be used or written."""
+    print(f"course_lib: {message}", file=sys.stderr)
+
+
+def _read_cache(path: Path, dataset: str) -> list[np.ndarray] | None:
+    """The arrays of the .npz cache if it holds exactly the official data, else None."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = [npz[key] for key in KEYS]
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # no cache yet
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        arrays = []  # unreadable
+    official = [SHA256[dataset][name] for name in FILES]
+    # uint8 only: the same bytes as int8 are other numbers.
+    if [_idx_digest(array) for array in arrays if array.dtype == np.uint8] == official:
+        return arrays
+    _note(f"the cache {path} is damaged or not {dataset!r}; rebuilding it")
     return None
 
 
 def _save_cache(path: Path, arrays: list[np.ndarray]) -> None:
+    """Write the .npz through a temporary file and a rename, so nobody sees half of one."""
     try:
-        _write_atomically(path, lambda file: np.savez(file, **dict(zip(KEYS, arrays, strict=True))))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as file:
+            try:
+                np.savez(file, **dict(zip(KEYS, arrays, strict=True)))
+                os.replace(file.name, path)
+            finally:
+                Path(file.name).unlink(missing_ok=True)  # gone once renamed; else half a file
     except OSError as exc:  # a cache we cannot write only costs time next time
-        print(f"course_lib: could not write the cache {path}: {exc}", file=sys.stderr)
+        _note(f"could not write the cache {path}: {exc}")
 
 
 def _from_mirrors(root: Path, dataset: str, source: str, verbose: bool):
     """Download what the cache folder lacks; if that fails, the sample (MNIST only)."""
-    marker = root / f"{dataset}-download-failed"
-    remembered = _remembered_failure(marker) if source == "auto" else None
-    if remembered is not None:
-        age, cause = remembered
-        retry = f"next try in {_minutes(RETRY_AFTER - age)}, or now with source='download'"
-        return _fall_back(dataset, f"{cause}; {retry}", when=f" {_minutes(age)} ago")
+    marker = root / f"{dataset}-download-failed"  # empty: its time is what counts
+    try:
+        age = time.time() - marker.stat().st_mtime
+    except OSError:
+        age = RETRY_AFTER  # no note: try
+    if source == "auto" and 0 <= age < RETRY_AFTER:
+        why = f"a try less than {RETRY_AFTER / 60:.0f} min ago failed"
+        return _fall_back(dataset, source, f"{why}; source='download' tries again now")
     folder = root / dataset
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in catalog.FILES:
-            sha256 = catalog.SHA256[dataset][f"{name}.gz"]
-            download.fetch(f"{name}.gz", catalog.MIRRORS[dataset], folder, sha256, verbose)
-    except download.DownloadError as exc:
-        cause = (
-            "no mirror delivered the official files"
-            if exc.reached
-            else "offline: no mirror could be reached"
-        )
-        try:
-            _write_atomically(marker, lambda file: file.write(cause.encode()))
-        except OSError:
-            pass  # then the next load simply tries again
-        if source == "download":
-            raise DataUnavailableError(f"{exc}\nTo get it, {_how_to_get(dataset)}.") from None
-        return _fall_back(dataset, cause + ("; verbose=True shows why" if exc.reached else ""))
+        for name in FILES:
+            _fetch(f"{name}.gz", MIRRORS[dataset], folder, SHA256[dataset][f"{name}.gz"], verbose)
+    except DownloadError as exc:
+        with contextlib.suppress(OSError):  # then the next load simply tries again
+            marker.touch()
+        if not exc.reached:
+            return _fall_back(dataset, source, "offline: no mirror could be reached")
+        hint = "" if verbose else "; verbose=True shows why"
+        return _fall_back(dataset, source, f"no mirror delivered the official files{hint}")
     except OSError as exc:  # the folder cannot be written (pooch re-raises in its own words)
         exc = exc.__cause__ or exc
-        reason = f"cannot write to the cache folder {folder}: {exc.strerror or exc}"
-        if source == "download":
-            raise DataUnavailableError(
-                f"{reason}; {_how_to_get(dataset, writable=False)}"
-            ) from None
-        return _fall_back(dataset, reason, writable=False)
+        why = f"cannot write to the cache folder {folder}: {exc.strerror or exc}; make it writable"
+        return _fall_back(dataset, source, why)
     marker.unlink(missing_ok=True)
-    arrays, _ = _read_folder(folder, catalog.SHA256[dataset])
+    arrays, _ = _read_folder(folder, SHA256[dataset])
     _save_cache(root / f"{dataset}.npz", arrays)
     return _found(arrays, dataset, "download")
 
 
-def _remembered_failure(marker: Path) -> tuple[float, str] | None:
-    """(seconds ago, cause) of a download that failed less than RETRY_AFTER ago, else None."""
+def _fetch(name: str, mirrors: list[str], folder: Path, sha256: str, verbose: bool) -> None:
+    """Put the official file ``name`` into ``folder`` (kept if already there) from the first
+    mirror that has it, logging each failure; DownloadError if none has it."""
+    reached = False
+    for base in mirrors:
+        url = base + name
+        try:
+            pooch.retrieve(url, f"sha256:{sha256}", name, folder, downloader=_urllib_download)
+            return
+        except DownloadError as exc:
+            reason = str(exc)
+            reached = reached or exc.reached
+        except ValueError:  # pooch's checksum test: the bytes came, but not the official ones
+            reason = "SHA-256 mismatch: not the official file"
+            reached = True
+        line = f"course_lib: {url}: {reason}"
+        logger.info(line)
+        if verbose:
+            print(line)
+    raise DownloadError(f"could not download {name} from any mirror", reached=reached)
+
+
+def _urllib_download(url: str, output_file: str, pooch_object=None) -> None:
+    """A pooch downloader that ends at DEADLINE and MAX_BYTES, which pooch's own does not;
+    urllib, with the proxies from the environment."""
+    request = urllib.request.Request(url, headers={"User-Agent": "course_lib (urllib)"})
+    deadline = time.monotonic() + DEADLINE
+    reached = False
     try:
-        age = time.time() - marker.stat().st_mtime
-        cause = " ".join(marker.read_text(encoding="utf-8", errors="replace").split())
-    except OSError:
-        return None  # none, or unreadable: as if none
-    return (age, cause) if cause and 0 <= age < RETRY_AFTER else None
+        # A new opener reads the proxy settings now (urlopen keeps those of its first call).
+        with urllib.request.build_opener().open(request, timeout=TIMEOUT) as response:
+            reached = True
+            bar = tqdm(
+                total=response.length,  # from Content-Length, or None
+                desc=url.rsplit("/", 1)[-1],
+                unit="B",
+                unit_scale=True,
+                leave=False,
+                disable=not PROGRESSBAR,
+            )
+            with open(output_file, "wb") as out, bar:
+                # read1 returns whatever has arrived, so a trickle still meets both checks.
+                while chunk := response.read1(1 << 16):
+                    if out.tell() + len(chunk) > MAX_BYTES:
+                        raise DownloadError(
+                            f"larger than any official file ({MAX_BYTES:,} bytes)", reached=True
+                        )
+                    if time.monotonic() > deadline:
+                        raise DownloadError(f"did not finish within {DEADLINE:g} s", reached=True)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        raise DownloadError(f"HTTP {exc.code} {exc.reason}", reached=True) from None
+    except (OSError, http.client.HTTPException) as exc:
+        cause = getattr(exc, "reason", exc)  # a URLError wraps the socket's error
+        reason = " ".join(str(getattr(cause, "strerror", None) or cause).split())
+        if isinstance(cause, TimeoutError):
+            reason = f"no data for {TIMEOUT:g} s" if reached else f"no answer within {TIMEOUT:g} s"
+        raise DownloadError(reason or type(cause).__name__, reached=reached) from None
 
 
-def _minutes(seconds: float) -> str:
-    return "less than a minute" if seconds < 60 else f"{seconds / 60:.0f} min"
-
-
-def _how_to_get(dataset: str, writable: bool = True) -> str:
-    """What a user can do to get the full dataset."""
-    name = catalog.NAMES[dataset]
+def _fall_back(dataset: str, source: str, why: str):
+    """The bundled sample with one calm line saying why the full data is missing; the error
+    instead if there is no sample or the user asked for a source other than "auto"."""
+    name = NAMES[dataset]
+    debian = "install Debian's dataset-fashion-mnist, " if dataset == "fashion" else ""
     files = f"set COURSE_LIB_DATA (or pass data_dir=) to a folder with the four {name} .gz files"
-    if not writable:
-        return f"make that folder writable, or {files}"
-    if dataset == "fashion":
-        return f"install Debian's dataset-fashion-mnist, connect to the internet once, or {files}"
-    return f"connect to the internet once, or {files}"
-
-
-def _fall_back(dataset: str, why: str, *, when: str = "", writable: bool = True):
-    """The bundled sample, with one calm line saying why; for other datasets, an error."""
-    name = catalog.NAMES[dataset]
-    how = _how_to_get(dataset, writable)
-    if dataset != "mnist":
-        raise DataUnavailableError(f"could not download {name}{when} ({why}). To get it, {how}.")
+    how = f"{debian}connect to the internet once, or {files}"
+    if source != "auto" or dataset != "mnist":
+        raise DataUnavailableError(f"{name} is not available ({why}). To get it, {how}.")
     found = _from_sample(dataset, verify=True)
     sizes = f"{len(found[0][0]):,} train / {len(found[0][2]):,} test"
     # stdout, not a warning: in Jupyter anything on stderr shows as an alarming pink block.
     print(
-        f"course_lib: full {name} could not be downloaded{when} ({why}), so this uses the "
-        f"bundled sample: {sizes} real {name} digits. To get full {name}, {how}."
+        f"course_lib: full {name} could not be downloaded ({why}), so this uses the bundled "
+        f"sample: {sizes} real {name} digits. To get full {name}, {how}."
     )
     return found
 
@@ -297,7 +361,7 @@ def _check_choice(what: str, value: str, choices) -> None:
 
 def _load(dataset: str, data_dir, source: str, verify: bool, verbose: bool):
     """(arrays, source, description), from the sources in the order of the module docstring."""
-    _check_choice("dataset", dataset, catalog.NAMES)
+    _check_choice("dataset", dataset, NAMES)
     _check_choice("source", source, SOURCES)
     if source == "auto":
         source = os.environ.get("COURSE_LIB_MNIST_SOURCE", "").strip() or "auto"
@@ -308,14 +372,25 @@ def _load(dataset: str, data_dir, source: str, verify: bool, verbose: bool):
     if data_dir and source != "download":
         return _from_data_dir(Path(data_dir).expanduser(), dataset, verify)
     root = cache_dir()
-    download.sweep_stale(root)
-    download.sweep_stale(root / dataset)
-    found = _from_cache(root, dataset) if source != "download" else None
-    if found is not None:
-        return found
+    if source == "download":  # asked for: print what fails
+        return _from_mirrors(root, dataset, source, verbose=True)
+    cache = root / f"{dataset}.npz"
+    arrays = _read_cache(cache, dataset)
+    if arrays is not None:
+        return _found(arrays, dataset, "cache")
+    places = [(root / dataset, "cache")] + [(p, "system") for p in SYSTEM_DIRS[dataset]]
+    for folder, found_in in places:
+        try:
+            arrays, _ = _read_folder(folder, SHA256[dataset], "not the official files")
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not all four files there: not a source
+        except ValueError as exc:
+            _note(f"skipping {exc}")
+            continue
+        _save_cache(cache, arrays)
+        return _found(arrays, dataset, found_in)
     if source == "local":
-        how = _how_to_get(dataset)
-        raise DataUnavailableError(f"no local copy of {dataset!r} in {root}; to get it, {how}")
+        return _fall_back(dataset, source, f"source='local' and no copy in {root}")
     return _from_mirrors(root, dataset, source, verbose)
 
 
@@ -339,12 +414,10 @@ def load_mnist(
     - ``data_dir``: a folder with the four IDX ``.gz`` files to use instead of the cache.
     - ``source``: ``"auto"`` (the order in the module docstring), ``"local"`` (no network),
       ``"download"`` (ignore ``data_dir`` and a remembered failure; fetch what the cache
-      lacks) or ``"sample"``. ``COURSE_LIB_MNIST_SOURCE`` overrides ``"auto"``.
+      lacks, printing each mirror's failure) or ``"sample"``. ``COURSE_LIB_MNIST_SOURCE``
+      overrides ``"auto"``.
     - ``verify``: require your files to match the official SHA-256; False accepts any.
     - ``verbose``: print each mirror's failure (always logged to ``course_lib.data``).
-
-    The result unpacks like the tuple above; its ``dataset``, ``source`` and
-    ``description`` say which data this is.
     """
     arrays, found_in, description = _load(dataset, data_dir, source, verify, verbose)
     data = []
@@ -354,4 +427,8 @@ def load_mnist(
             # One pass straight into float32: no float64 or uint8->float32 temporary.
             x = np.divide(x, np.float32(255.0), dtype=np.float32)
         data.append((x, one_hot(labels) if one_hot_label else labels))
-    return LoadedData(data, dataset, found_in, description)
+    result = LoadedData(data)
+    result.dataset = dataset
+    result.source = found_in
+    result.description = description
+    return result

@@ -26,8 +26,8 @@ from types import SimpleNamespace
 import numpy as np
 import platformdirs
 
-from course_lib.data import catalog, download, mnist
-from course_lib.data.catalog import FILES
+from course_lib.data import mnist
+from course_lib.data.mnist import FILES
 
 SERVER_TIME_LIMIT = 20.0  # seconds any one misbehaving answer may last
 
@@ -64,7 +64,7 @@ def make_fake(seed: int = 0) -> SimpleNamespace:
 
 def make_official(monkeypatch, fake: SimpleNamespace, dataset: str = "mnist") -> None:
     """Make the fabricated files the 'official' release of ``dataset`` for this test."""
-    monkeypatch.setitem(catalog.SHA256, dataset, fake.digests)
+    monkeypatch.setitem(mnist.SHA256, dataset, fake.digests)
 
 
 def isolate(monkeypatch, tmp_path: Path) -> SimpleNamespace:
@@ -72,12 +72,12 @@ def isolate(monkeypatch, tmp_path: Path) -> SimpleNamespace:
     user_cache = tmp_path / "user-cache"
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(user_cache))
     monkeypatch.setattr(mnist, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout" / "data")
-    monkeypatch.setattr(download, "TIMEOUT", 0.3)
-    monkeypatch.setattr(download, "DEADLINE", 5.0)
-    monkeypatch.setattr(download, "PROGRESSBAR", False)
-    for dataset in catalog.MIRRORS:
-        monkeypatch.setitem(catalog.MIRRORS, dataset, [])
-        monkeypatch.setitem(catalog.SYSTEM_DIRS, dataset, [])
+    monkeypatch.setattr(mnist, "TIMEOUT", 0.3)
+    monkeypatch.setattr(mnist, "DEADLINE", 5.0)
+    monkeypatch.setattr(mnist, "PROGRESSBAR", False)
+    for dataset in mnist.MIRRORS:
+        monkeypatch.setitem(mnist.MIRRORS, dataset, [])
+        monkeypatch.setitem(mnist.SYSTEM_DIRS, dataset, [])
     for var in ("COURSE_LIB_DATA", "COURSE_LIB_MNIST_SOURCE"):
         monkeypatch.delenv(var, raising=False)
     # A proxy from the environment must not see requests meant for the local server.
@@ -272,14 +272,14 @@ _CHILD = """
 import json, sys
 from pathlib import Path
 import platformdirs
-from course_lib.data import catalog, download, load_mnist, mnist
+from course_lib.data import load_mnist, mnist
 cfg = json.loads(sys.argv[1])
 platformdirs.user_cache_dir = lambda *a, **k: cfg["cache"]
 mnist.CHECKOUT_DATA_DIR = Path(cfg["cache"]) / "no-checkout"
-download.PROGRESSBAR = False
-download.TIMEOUT = 30.0
-catalog.MIRRORS["mnist"] = cfg["mirrors"]
-catalog.SHA256["mnist"] = cfg["digests"]
+mnist.PROGRESSBAR = False
+mnist.TIMEOUT = 30.0
+mnist.MIRRORS["mnist"] = cfg["mirrors"]
+mnist.SHA256["mnist"] = cfg["digests"]
 load_mnist(source="download")
 print("child done")
 """

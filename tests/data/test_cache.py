@@ -13,7 +13,7 @@ import shutil
 import numpy as np
 import pytest
 
-from course_lib.data import catalog, load_mnist
+from course_lib.data import load_mnist, mnist
 from tests.data.support import (
     assert_equal_to,
     files_in,
@@ -32,7 +32,7 @@ def cached(fake_official, isolated):
 
 
 def test_download_then_cache_holds_no_pickles(monkeypatch, server, fake_official, isolated):
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
     assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert files_in(isolated.user_cache) == ["mnist.npz"] + [
         f"mnist/{name}" for name in sorted(fake_official.files)
@@ -79,26 +79,17 @@ def _without_labels(path):
 
 
 @pytest.mark.parametrize(
-    "damage, why",
-    [
-        (_truncate, "unreadable"),
-        (_garbage, "unreadable"),
-        (_without_labels, "unreadable (KeyError)"),
-        (_flip_a_bit, "its x_train is not the official data"),
-        (_cut_short, "its x_train is not the official data"),
-        (_as_int8, "its d_test is not the official data"),
-    ],
+    "damage", [_truncate, _garbage, _without_labels, _flip_a_bit, _cut_short, _as_int8]
 )
-def test_damaged_cache_is_named_and_rebuilt(cached, fake_official, capsys, damage, why):
+def test_damaged_cache_is_named_and_rebuilt(cached, fake_official, capsys, damage):
     good = cached.read_bytes()
     damage(cached)
     capsys.readouterr()
     data = load_mnist(normalize=False)
     assert_equal_to(data, fake_official.arrays)
     assert data.source == "cache"
-    err = capsys.readouterr().err
-    assert err.startswith(f"course_lib: the cache {cached} is ") and why in err
-    assert err.endswith("; rebuilding it\n") and len(err.splitlines()) == 1
+    line = f"course_lib: the cache {cached} is damaged or not 'mnist'; rebuilding it\n"
+    assert capsys.readouterr().err == line
     assert cached.read_bytes() == good
 
 
@@ -129,7 +120,7 @@ def test_unofficial_files_in_the_cache_folder_are_replaced(
     monkeypatch, server, fake_official, isolated, capsys
 ):
     write_files(isolated.user_cache / "mnist", fake_official.bad)
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
     data = load_mnist(normalize=False)
     assert_equal_to(data, fake_official.arrays)
     assert data.source == "download" and len(server.hits) == 4

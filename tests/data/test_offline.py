@@ -12,11 +12,12 @@ import os
 import signal
 import time
 import warnings
+from pathlib import Path
 
 import platformdirs
 import pytest
 
-from course_lib.data import DataUnavailableError, catalog, download, load_mnist, mnist
+from course_lib.data import DataUnavailableError, load_mnist, mnist
 from tests.data.support import (
     SilentServer,
     assert_equal_to,
@@ -40,7 +41,7 @@ def _marker(isolated):
 
 def test_offline_start_is_one_calm_line(monkeypatch, tmp_path, capsys, caplog):
     mirrors = [closed_port_url() for _ in range(3)]
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", mirrors)
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", mirrors)
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
         warnings.simplefilter("always")
         data = load_mnist()
@@ -55,9 +56,9 @@ def test_offline_start_is_one_calm_line(monkeypatch, tmp_path, capsys, caplog):
 
 
 def test_silent_server_fails_fast_and_is_remembered(monkeypatch, isolated, capsys):
-    monkeypatch.setattr(download, "TIMEOUT", 0.5)
+    monkeypatch.setattr(mnist, "TIMEOUT", 0.5)
     with SilentServer() as silent:
-        monkeypatch.setitem(catalog.MIRRORS, "mnist", [silent.url])
+        monkeypatch.setitem(mnist.MIRRORS, "mnist", [silent.url])
         start = time.monotonic()
         assert load_mnist().source == "sample"
         assert time.monotonic() - start < 5  # the short timeout, not the whole deadline
@@ -68,9 +69,8 @@ def test_silent_server_fails_fast_and_is_remembered(monkeypatch, isolated, capsy
         load_mnist()
         assert len(silent.connections) == 1
         assert capsys.readouterr().out.startswith(
-            "course_lib: full MNIST could not be downloaded less than a minute ago "
-            "(offline: no mirror could be reached; next try in 15 min, "
-            "or now with source='download'), so this uses the bundled sample"
+            "course_lib: full MNIST could not be downloaded (a try less than 15 min ago "
+            "failed; source='download' tries again now), so this uses the bundled sample"
         )
 
         # After it: tried again.
@@ -80,7 +80,7 @@ def test_silent_server_fails_fast_and_is_remembered(monkeypatch, isolated, capsy
 
 
 def test_a_mirror_that_answers_wrongly_is_not_offline(monkeypatch, server, capsys):
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("404")])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("404")])
     assert load_mnist().source == "sample"
     assert capsys.readouterr().out.startswith(
         "course_lib: full MNIST could not be downloaded (no mirror delivered the official "
@@ -91,37 +91,35 @@ def test_a_mirror_that_answers_wrongly_is_not_offline(monkeypatch, server, capsy
 def test_source_download_always_tries_and_clears_the_note(
     monkeypatch, server, fake_official, isolated
 ):
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url()])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [closed_port_url()])
     load_mnist()
-    assert _marker(isolated).read_text() == "offline: no mirror could be reached"
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    assert _marker(isolated).exists()
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
     load_mnist()  # still remembered: no request
     assert server.hits == []
     assert_equal_to(load_mnist(normalize=False, source="download"), fake_official.arrays)
     assert len(server.hits) == 4 and not _marker(isolated).exists()
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"  \n", b"\xff\xfe garbage"], ids=["empty", "blank", "binary"]
-)
-def test_damaged_or_future_note_is_harmless(monkeypatch, server, fake_official, isolated, content):
-    write_files(isolated.user_cache, {_marker(isolated).name: content})
-    if content == b"\xff\xfe garbage":  # readable, but from the future (another host's clock)
-        future = time.time() + 86400
-        os.utime(_marker(isolated), (future, future))
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+@pytest.mark.parametrize("age", [-86400, mnist.RETRY_AFTER + 1], ids=["future", "old"])
+def test_note_from_the_future_or_old_is_ignored(monkeypatch, server, fake_official, isolated, age):
+    # From the future: another host's clock, on a shared folder.
+    write_files(isolated.user_cache, {_marker(isolated).name: b""})
+    then = time.time() - age
+    os.utime(_marker(isolated), (then, then))
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
     assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
     assert len(server.hits) == 4 and not _marker(isolated).exists()
 
 
-def test_note_is_written_whole_or_not_at_all(monkeypatch, isolated):
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [closed_port_url()])
+def test_note_that_cannot_be_written_does_not_stop_the_load(monkeypatch, isolated):
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [closed_port_url()])
 
-    def no_rename(src, dst):
+    def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr(os, "replace", no_rename)
+        patch.setattr(Path, "touch", disk_full)
         assert load_mnist().source == "sample"  # no note: the load still ends with the sample
     assert files_in(isolated.user_cache) == []
     load_mnist()
@@ -129,11 +127,11 @@ def test_note_is_written_whole_or_not_at_all(monkeypatch, isolated):
 
 
 def test_fashion_offline_is_one_error_line(monkeypatch):
-    monkeypatch.setitem(catalog.MIRRORS, "fashion", [closed_port_url()])
+    monkeypatch.setitem(mnist.MIRRORS, "fashion", [closed_port_url()])
     with pytest.raises(DataUnavailableError) as caught:
         load_mnist(dataset="fashion")
     assert str(caught.value) == (
-        "could not download Fashion-MNIST (offline: no mirror could be reached). To get it, "
+        "Fashion-MNIST is not available (offline: no mirror could be reached). To get it, "
         "install Debian's dataset-fashion-mnist, connect to the internet once, or set "
         "COURSE_LIB_DATA (or pass data_dir=) to a folder with the four Fashion-MNIST .gz files."
     )
@@ -149,11 +147,11 @@ def test_no_writable_cache_still_gives_the_sample(monkeypatch, tmp_path, server,
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # nothing, not even root, can create a folder inside a file
     monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *a, **k: str(blocker / "cache"))
-    monkeypatch.setitem(catalog.MIRRORS, "mnist", [server.url("good")])
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
     assert load_mnist().source == "sample"
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert f"(cannot write to the cache folder {blocker / 'cache' / 'mnist'}: " in out
-    assert "make that folder writable" in out and len(out.splitlines()) == 1
+    assert "; make it writable)" in out and len(out.splitlines()) == 1 and err == ""
     with pytest.raises(DataUnavailableError, match="cannot write to the cache folder"):
         load_mnist(source="download")  # asked for full data: an error, not the sample
     assert server.hits == []
@@ -165,7 +163,7 @@ def test_a_download_running_elsewhere_is_left_alone(server, fake_official, isola
     try:
         assert server.half_sent.wait(20), child.communicate()
         write_files(isolated.user_cache / "mnist", fake_official.files)
-        assert_equal_to(load_mnist(normalize=False), fake_official.arrays)  # sweeps, too
+        assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
         server.gate.set()
         out, err = child.communicate(timeout=20)
     finally:
@@ -177,8 +175,8 @@ def test_a_download_running_elsewhere_is_left_alone(server, fake_official, isola
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["KILL", "TERM"])
-def test_temporary_file_of_a_killed_download_is_swept_once_stale(
-    server, fake_official, isolated, sig
+def test_a_killed_download_does_not_stop_the_next_load(
+    monkeypatch, server, fake_official, isolated, sig
 ):
     child = start_child_download(isolated.user_cache, [server.url("gate")], fake_official)
     try:
@@ -187,14 +185,9 @@ def test_temporary_file_of_a_killed_download_is_swept_once_stale(
         child.communicate(timeout=20)
     finally:
         child.kill()
-    [left] = files_in(isolated.user_cache)  # pooch's temporary file, half a download
-    assert download.TEMPORARY_NAME.fullmatch(left.removeprefix("mnist/")), left
-    young = write_files(isolated.user_cache / "mnist", {"tmpabcd_123": b"a live download"})
-    write_files(isolated.user_cache / "mnist", fake_official.files)
-    stale = time.time() - download.DEADLINE - download.TIMEOUT - 1
-    os.utime(isolated.user_cache / left, (stale, stale))
-
-    assert_equal_to(load_mnist(normalize=False), fake_official.arrays)
-    assert not (isolated.user_cache / left).exists()
-    assert (young / "tmpabcd_123").exists()  # may still be written: left alone
-    download.sweep_stale(isolated.user_cache / "no such folder")  # harmless
+    # At most pooch's temporary file with half a download is left: nothing reads it.
+    assert all(name.startswith("mnist/tmp") for name in files_in(isolated.user_cache))
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", [server.url("good")])
+    data = load_mnist(normalize=False)
+    assert_equal_to(data, fake_official.arrays)
+    assert data.source == "download"
