@@ -116,7 +116,7 @@ class DataUnavailableError(FileNotFoundError):
 class DownloadError(Exception):
     """A download failed; ``reached`` says whether some server answered at all."""
 
-    def __init__(self, message: str, *, reached: bool) -> None:
+    def __init__(self, message: str, *, reached: bool = True) -> None:
         super().__init__(message)
         self.reached = reached
 
@@ -130,8 +130,7 @@ class LoadedData(tuple):
 
 
 def cache_dir() -> Path:
-    """The folder for downloads and the array cache: a writable checkout's ``data/``, else
-    the user cache folder that ``platformdirs`` names."""
+    """Downloads and cache: a writable checkout's ``data/``, else platformdirs' user cache."""
     checkout = CHECKOUT_DATA_DIR
     if (checkout.parent / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
         return checkout
@@ -139,8 +138,7 @@ def cache_dir() -> Path:
 
 
 def _idx_digest(array: np.ndarray) -> str:
-    """The SHA-256 of the IDX file holding ``array``: 0, 0, 0x08 (unsigned bytes), the number
-    of dimensions, each size (big-endian 32-bit), then the bytes."""
+    """The SHA-256 of ``array`` as an IDX file: its header (see _parse_idx), then its bytes."""
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     digest = hashlib.sha256(header)
     digest.update(np.ascontiguousarray(array))
@@ -148,7 +146,8 @@ def _idx_digest(array: np.ndarray) -> str:
 
 
 def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
-    """The uint8 array held in IDX bytes; ValueError naming the file if they hold none."""
+    """The uint8 array held in IDX bytes (0, 0, 0x08 for unsigned bytes, the number of
+    dimensions, each size as big-endian uint32, the data); ValueError naming the file."""
     header_size = 4 + 4 * ndim
     if len(data) < header_size or data[:4] != bytes([0, 0, 0x08, ndim]):
         raise ValueError(f"{path}: not an IDX file of {ndim}-D unsigned bytes")
@@ -317,16 +316,14 @@ def _urllib_download(url: str, output_file: str, pooch_object=None) -> None:
                 # read1 returns whatever has arrived, so a trickle still meets both checks.
                 while chunk := response.read1(1 << 16):
                     if out.tell() + len(chunk) > MAX_BYTES:
-                        raise DownloadError(
-                            f"larger than any official file ({MAX_BYTES:,} bytes)", reached=True
-                        )
+                        raise DownloadError(f"larger than any official file ({MAX_BYTES:,} bytes)")
                     if time.monotonic() > deadline:
-                        raise DownloadError(f"did not finish within {DEADLINE:g} s", reached=True)
+                        raise DownloadError(f"did not finish within {DEADLINE:g} s")
                     out.write(chunk)
                     bar.update(len(chunk))
     except urllib.error.HTTPError as exc:
         exc.close()
-        raise DownloadError(f"HTTP {exc.code} {exc.reason}", reached=True) from None
+        raise DownloadError(f"HTTP {exc.code} {exc.reason}") from None
     except (OSError, http.client.HTTPException) as exc:
         cause = getattr(exc, "reason", exc)  # a URLError wraps the socket's error
         reason = " ".join(str(getattr(cause, "strerror", None) or cause).split())
