@@ -1,13 +1,9 @@
 """Load MNIST (or Fashion-MNIST) as NumPy arrays, with the textbook's ``load_mnist`` API.
 
-The sources, in order (``source="auto"``): ``data_dir`` or ``COURSE_LIB_DATA`` (only read);
-the cache (``cache_dir()``: a ``.npz`` of the uint8 arrays, else the ``.gz`` files downloaded
-into it); a system package (Debian's ``dataset-fashion-mnist``); the mirrors, through pooch,
-which checks each ``.gz`` before anything decompresses it (so a tampered file or a gzip bomb
-never reaches gzip); for MNIST, the bundled sample, with one calm line on stdout. A failed
-download is remembered for ``RETRY_AFTER`` seconds, so that the other notebooks of a class
-behind a silent proxy do not wait again. A download killed outright may leave a temporary
-file in the cache folder: harmless, as nothing reads it.
+The sources, in order: ``data_dir`` or ``COURSE_LIB_DATA`` (only read); the cache
+(``cache_dir()``: a ``.npz`` of the arrays, else the ``.gz`` files downloaded into it);
+Debian's ``dataset-fashion-mnist``; the mirrors, through pooch, which checks each ``.gz``
+before anything decompresses it; for MNIST, the bundled sample, with one calm line.
 """
 
 from __future__ import annotations
@@ -53,30 +49,8 @@ def read_sums(text: str) -> dict[str, str]:
     return {name: sha for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", text, flags=re.M)}
 
 
-# Of each official file: the SHA-256 of its .gz (torchvision's values), which pooch checks,
-# and of its IDX bytes, which local files are checked on (Debian recompresses its .gz).
-SHA256 = {
-    "mnist": read_sums("""
-440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
-ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
-3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
-65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5  train-labels-idx1-ubyte
-8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
-0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7  t10k-images-idx3-ubyte
-f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
-ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte
-"""),
-    "fashion": read_sums("""
-3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84  train-images-idx3-ubyte.gz
-c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888  train-images-idx3-ubyte
-a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845  train-labels-idx1-ubyte.gz
-bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9  train-labels-idx1-ubyte
-346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073  t10k-images-idx3-ubyte.gz
-5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b  t10k-images-idx3-ubyte
-67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5  t10k-labels-idx1-ubyte.gz
-0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34  t10k-labels-idx1-ubyte
-"""),
-}
+# The official SHA-256 of each file of a dataset: of its .gz and of its IDX bytes.
+SHA256 = {name: read_sums((Path(__file__).parent / f"{name}.sha256").read_text()) for name in NAMES}
 # Tried in turn, HTTPS first. Plain HTTP stays as a last resort (for proxies that break
 # TLS): the SHA-256, not the transport, is what makes a file trustworthy.
 MIRRORS: dict[str, list[str]] = {
@@ -95,7 +69,8 @@ SYSTEM_DIRS = {"mnist": [], "fashion": [Path("/usr/share/datasets/fashion-mnist"
 # The checkout's top-level data/ folder (used when it exists next to pyproject.toml).
 CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
-# Seconds a failed download is remembered before source="auto" tries the mirrors again.
+# Seconds a failed download is remembered, so that the other notebooks of a class behind a
+# silent proxy do not wait for the mirrors again (source="download" always tries).
 RETRY_AFTER = 15 * 60.0
 # Seconds without any progress before a mirror is given up (a silent network fails fast),
 # and for a whole file (9.9 MB at 33 kB/s), so that a trickle ends too. Tests shrink them.
@@ -146,8 +121,7 @@ def _idx_digest(array: np.ndarray) -> str:
 
 
 def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
-    """The uint8 array held in IDX bytes (0, 0, 0x08 for unsigned bytes, the number of
-    dimensions, each size as big-endian uint32, the data); ValueError naming the file."""
+    """The uint8 array in IDX bytes (0, 0, 0x08, ndim, big-endian sizes, data), or ValueError."""
     header_size = 4 + 4 * ndim
     if len(data) < header_size or data[:4] != bytes([0, 0, 0x08, ndim]):
         raise ValueError(f"{path}: not an IDX file of {ndim}-D unsigned bytes")
@@ -159,8 +133,8 @@ def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
 
 
 def _read_folder(folder: Path, digests: dict[str, str], unofficial: str = ""):
-    """The four arrays in ``folder``'s IDX ``.gz`` files, and whether all match ``digests``;
-    ValueError if one is broken, or if they do not match and ``unofficial`` says why."""
+    """(the four arrays of ``folder``'s .gz files, whether all match ``digests``): ValueError
+    if one is broken, or if they do not match and ``unofficial`` says why."""
     arrays = []
     official = True
     for name in FILES:
@@ -273,8 +247,7 @@ def _from_mirrors(root: Path, dataset: str, source: str, verbose: bool):
 
 
 def _fetch(name: str, mirrors: list[str], folder: Path, sha256: str, verbose: bool) -> None:
-    """Put the official file ``name`` into ``folder`` (kept if already there) from the first
-    mirror that has it, logging each failure; DownloadError if none has it."""
+    """Put the official file ``name`` into ``folder`` from the first mirror that has it."""
     reached = False
     for base in mirrors:
         url = base + name
@@ -295,8 +268,7 @@ def _fetch(name: str, mirrors: list[str], folder: Path, sha256: str, verbose: bo
 
 
 def _urllib_download(url: str, output_file: str, pooch_object=None) -> None:
-    """A pooch downloader that ends at DEADLINE and MAX_BYTES, which pooch's own does not;
-    urllib, with the proxies from the environment."""
+    """A pooch downloader (urllib) with the DEADLINE and MAX_BYTES that pooch's own lacks."""
     request = urllib.request.Request(url, headers={"User-Agent": "course_lib (urllib)"})
     deadline = time.monotonic() + DEADLINE
     reached = False
@@ -304,15 +276,10 @@ def _urllib_download(url: str, output_file: str, pooch_object=None) -> None:
         # A new opener reads the proxy settings now (urlopen keeps those of its first call).
         with urllib.request.build_opener().open(request, timeout=TIMEOUT) as response:
             reached = True
-            bar = tqdm(
-                total=response.length,  # from Content-Length, or None
-                desc=url.rsplit("/", 1)[-1],
-                unit="B",
-                unit_scale=True,
-                leave=False,
-                disable=not PROGRESSBAR,
-            )
-            with open(output_file, "wb") as out, bar:
+            name = url.rsplit("/", 1)[-1]
+            progress = {"total": response.length, "desc": name, "disable": not PROGRESSBAR}
+            # wrapattr counts every byte written as progress (total from Content-Length).
+            with open(output_file, "wb") as file, tqdm.wrapattr(file, "write", **progress) as out:
                 # read1 returns whatever has arrived, so a trickle still meets both checks.
                 while chunk := response.read1(1 << 16):
                     if out.tell() + len(chunk) > MAX_BYTES:
@@ -320,7 +287,6 @@ def _urllib_download(url: str, output_file: str, pooch_object=None) -> None:
                     if time.monotonic() > deadline:
                         raise DownloadError(f"did not finish within {DEADLINE:g} s")
                     out.write(chunk)
-                    bar.update(len(chunk))
     except urllib.error.HTTPError as exc:
         exc.close()
         raise DownloadError(f"HTTP {exc.code} {exc.reason}") from None
@@ -425,7 +391,5 @@ def load_mnist(
             x = np.divide(x, np.float32(255.0), dtype=np.float32)
         data.append((x, one_hot(labels) if one_hot_label else labels))
     result = LoadedData(data)
-    result.dataset = dataset
-    result.source = found_in
-    result.description = description
+    result.dataset, result.source, result.description = dataset, found_in, description
     return result
