@@ -8,9 +8,11 @@ says, and ``shipped_copy`` can give the notebook as it was shipped.
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -19,6 +21,32 @@ STAMP_KEY = "course_lib"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
+
+
+class CannotWrite(OSError):
+    """A file could not be written (a full disk or quota, a read-only folder).
+
+    Whoever raises it has left nothing half-written behind; the message says where.
+    """
+
+
+def numbered(path, n):
+    """``path`` (a Path) for n == 1, else 'stem (n).suffix': the names tried beside it."""
+    return path if n == 1 else path.with_name(f"{path.stem} ({n}){path.suffix}")
+
+
+def check_writable(folder):
+    """Raise CannotWrite unless a file can be written in ``folder``.
+
+    The probe is an unnamed temporary file of its own, so two programs checking the
+    same folder at once never meet.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(b"x")
+            probe.flush()
+    except OSError as exc:
+        raise CannotWrite(f"cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def shipped_dir():
@@ -100,26 +128,76 @@ def shipped_copy(name):
         return None
 
 
-def copy_notebooks(dest):
-    """Copy the shipped notebooks into ``dest``; never overwrite a file already there.
+def notebook_problem(path):
+    """Why the file at ``path`` is not a notebook Jupyter can open, or None if it is one."""
+    try:
+        nb = read_notebook(path)
+    except (OSError, ValueError) as exc:  # unreadable, cut short, not UTF-8, not JSON
+        return str(exc)
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
+        return "it is JSON but has no notebook cells"
+    return None
 
-    Returns (copied, kept): the names copied, and the names left as they were because
-    ``dest`` already had them (a student's copy, edited or not).
+
+def write_copy(source, target):
+    """Copy the file ``source`` to ``target`` through a temporary file renamed into place.
+
+    ``target`` is never seen half-written; a copy that fails (a full disk) leaves nothing
+    and raises CannotWrite.
+    """
+    target = Path(target)
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        ) as out:
+            temporary = Path(out.name)
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise CannotWrite(f"cannot write {target} ({exc.strerror or exc})") from None
+
+
+def _set_aside(path, problem):
+    """Rename a broken notebook to '<stem> (broken copy).txt' (a free name); the note."""
+    n = 1
+    while (aside := numbered(path.with_name(f"{path.stem} (broken copy).txt"), n)).exists():
+        n += 1
+    os.replace(path, aside)
+    return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
+
+
+def copy_notebooks(dest):
+    """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
+
+    A file of the same name that is not a valid notebook (cut short by a full disk) is
+    renamed beside it and replaced by a fresh copy. Returns [(name, what, note)] with
+    what in 'copied', 'kept', 'replaced'. Raises ValueError if ``dest`` is a file and
+    CannotWrite if a copy cannot be written (the copies made so far are whole).
     """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    copied, kept = [], []
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file, not a folder; choose a folder for the notebooks")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
+    done = []
     for source in find_notebooks():
         target = dest / source.name
-        try:
-            # "x": create only; a file that appears meanwhile is kept, not replaced.
-            with open(target, "xb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
-        except FileExistsError:
-            kept.append(source.name)
+        problem = notebook_problem(target) if target.exists() else None
+        if target.exists() and problem is None:
+            done.append((source.name, "kept", ""))
             continue
-        copied.append(source.name)
-    return copied, kept
+        note = _set_aside(target, problem) if problem is not None else ""
+        write_copy(source, target)
+        done.append((source.name, "replaced" if note else "copied", note))
+    return done
 
 
 def source_url():
