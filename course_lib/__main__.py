@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from course_lib import config as run_config
-from course_lib.coursework import CannotWrite, check_writable, numbered
 from course_lib.data.mnist import SOURCES
 from course_lib.report import DEFAULT_TIMEOUT, reproduce
+from course_lib.safe_files import CannotWrite, check_writable, save_new
 from course_lib.validation import SettingError
 
 EXIT_CODES = (
@@ -21,19 +21,6 @@ EXIT_CODES = (
     "course_lib; 4 cannot write: a full disk or quota, a read-only folder (nothing "
     "half-written is left; reproduce keeps the previous report); 130 interrupted (Ctrl-C)"
 )
-
-# The settings the figure's name shows through RunConfig.label; every other setting
-# that differs from its default is added as flag=value.
-_IN_LABEL = {
-    "activation",
-    "weight_init_std",
-    "hidden_size_list",
-    "use_batchnorm",
-    "learning_rate",
-    "optimizer",
-    "dataset",
-    "seed",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,29 +60,6 @@ def _add_setting_flags(parser):
         parser.add_argument(setting.flag, **options)
 
 
-def _save_new(path, data):
-    """Write ``data`` to ``path``, or to ``name (2).png`` ... if taken; returns the path.
-
-    Each file is created exclusively, so two runs at once never write over each other;
-    a write that fails (a full disk) removes its own file and raises CannotWrite.
-    """
-    n = 1
-    while True:
-        candidate = numbered(path, n)
-        try:
-            with open(candidate, "xb") as out:
-                try:
-                    out.write(data)
-                except OSError:
-                    candidate.unlink()
-                    raise
-            return candidate
-        except FileExistsError:
-            n += 1
-        except OSError as exc:
-            raise CannotWrite(f"cannot write {candidate} ({exc.strerror or exc})") from None
-
-
 def _writable_folder(folder):
     """Create ``folder`` if needed and make sure a file can be written there."""
     folder = Path(folder)
@@ -114,7 +78,10 @@ def _figure_name(config, source):
     defaults = run_config.RunConfig()
     parts = [config.label]
     for name, setting in run_config.settings().items():
-        if name not in _IN_LABEL and getattr(config, name) != getattr(defaults, name):
+        value = getattr(config, name)
+        # Settings the label does not show: changing one of them leaves the label as it is.
+        unlabelled = defaults.replace(**{name: value}).label == defaults.label
+        if name != "seed" and value != getattr(defaults, name) and unlabelled:
             parts.append(f"{setting.flag.lstrip('-')}={config.text(name)}")
     if source != "auto":
         parts.append(f"source={source}")
@@ -168,7 +135,7 @@ def _run(args):
     print(history.summary())
     png = io.BytesIO()
     plots.accuracy_figure(history).savefig(png, format="png", dpi=100)
-    path = _save_new(out / _figure_name(config, args.source), png.getvalue())
+    path = save_new(out / _figure_name(config, args.source), png.getvalue())
     print(f"figure: {path}")
     if history.status == "diverged" or history.dead_since is not None:
         return 1

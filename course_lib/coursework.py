@@ -10,43 +10,17 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from importlib import metadata
 from pathlib import Path
+
+from course_lib.safe_files import CannotWrite, numbered, write_copy
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
-
-
-class CannotWrite(OSError):
-    """A file could not be written (a full disk or quota, a read-only folder).
-
-    Whoever raises it has left nothing half-written behind; the message says where.
-    """
-
-
-def numbered(path, n):
-    """``path`` (a Path) for n == 1, else 'stem (n).suffix': the names tried beside it."""
-    return path if n == 1 else path.with_name(f"{path.stem} ({n}){path.suffix}")
-
-
-def check_writable(folder):
-    """Raise CannotWrite unless a file can be written in ``folder``.
-
-    The probe is an unnamed temporary file of its own, so two programs checking the
-    same folder at once never meet.
-    """
-    try:
-        with tempfile.TemporaryFile(dir=folder) as probe:
-            probe.write(b"x")
-            probe.flush()
-    except OSError as exc:
-        raise CannotWrite(f"cannot write in {folder} ({exc.strerror or exc})") from None
 
 
 def shipped_dir():
@@ -139,30 +113,6 @@ def notebook_problem(path):
     return None
 
 
-def write_copy(source, target):
-    """Copy the file ``source`` to ``target`` through a temporary file renamed into place.
-
-    ``target`` is never seen half-written; a copy that fails (a full disk) leaves nothing
-    and raises CannotWrite.
-    """
-    target = Path(target)
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-        ) as out:
-            temporary = Path(out.name)
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except OSError as exc:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        raise CannotWrite(f"cannot write {target} ({exc.strerror or exc})") from None
-
-
 def _set_aside(path, problem):
     """Rename a broken notebook to '<stem> (broken copy).txt' (a free name); the note."""
     n = 1
@@ -176,7 +126,7 @@ def copy_notebooks(dest):
     """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
 
     A file of the same name that is not a valid notebook (cut short by a full disk) is
-    renamed beside it and replaced by a fresh copy. Returns [(name, what, note)] with
+    renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
     what in 'copied', 'kept', 'replaced'. Raises ValueError if ``dest`` is a file and
     CannotWrite if a copy cannot be written (the copies made so far are whole).
     """
@@ -187,17 +137,15 @@ def copy_notebooks(dest):
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
-    done = []
     for source in find_notebooks():
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:
-            done.append((source.name, "kept", ""))
+            yield source.name, "kept", ""
             continue
         note = _set_aside(target, problem) if problem is not None else ""
         write_copy(source, target)
-        done.append((source.name, "replaced" if note else "copied", note))
-    return done
+        yield source.name, "replaced" if note else "copied", note
 
 
 def source_url():

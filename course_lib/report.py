@@ -11,181 +11,46 @@ is kept: the new file takes a free name beside it.
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
 import platform
-import shutil
 import signal
-import socket
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
-from pathlib import Path, PurePosixPath
-
-try:
-    import fcntl
-except ImportError:  # Windows has no flock: two runs into one folder go undetected there
-    fcntl = None
+from pathlib import Path
 
 from course_lib import coursework
-from course_lib.coursework import CannotWrite
 from course_lib.data.mnist import SOURCES
 from course_lib.results import notebook_runs, run_rows, table
+from course_lib.safe_files import (
+    CannotWrite,
+    FolderNames,
+    OutputFolderError,
+    commit,
+    previous_files,
+    workspace,
+)
 from course_lib.validation import positive_number, whole_number
 
-MANIFEST = ".course-lib-report.json"
-# Seconds a cell may run: the longest cell on full MNIST takes about 30 s on this
-# machine, and a class sharing one core per four students runs several times slower.
+# Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
+# a busy 2-core machine; full MNIST has a 5x larger test set, and a hub gives each
+# student a quarter of a core.
 DEFAULT_TIMEOUT = 300
 # One thread for any BLAS a kernel loads: threads change the order of the sums, so the
 # numbers would depend on --jobs, the core count or the user's own settings.
 ONE_BLAS_THREAD = dict.fromkeys(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"], "1")
 
 
-class OutputFolderError(ValueError):
-    """The output folder is not one ``reproduce`` may write into; the message says why."""
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _previous_files(out_dir, notebooks_dir):
-    """{name: SHA-256} of what an earlier reproduce wrote in ``out_dir`` ({} if new)."""
+def _check_not_the_notebooks(out_dir, notebooks_dir):
     if out_dir.resolve() == Path(notebooks_dir).resolve():
         raise OutputFolderError(
             f"{out_dir} is the folder the notebooks are read from; the executed copies would "
             "replace them. Choose another folder with --out"
         )
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
-        return {}
-    manifest = out_dir / MANIFEST
-    if not manifest.is_file():
-        raise OutputFolderError(
-            f"{out_dir} is not empty and is not a report made by reproduce; choose a new "
-            "or empty folder with --out (nothing was changed)"
-        )
-    try:
-        files = json.loads(manifest.read_text("utf-8"))["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OutputFolderError(
-            f"{manifest} is damaged ({exc}); choose a new folder with --out"
-        ) from None
-    # An older manifest lists names only: without a digest, every file counts as changed.
-    return dict.fromkeys(files) if isinstance(files, list) else files
-
-
-@contextlib.contextmanager
-def _workspace(out_dir):
-    """Lock ``out_dir`` and yield an empty folder beside it to build the report in.
-
-    CannotWrite first if the report could not be built there and moved in. The lock is
-    an flock, which the system drops when the process ends, however it ends; a second
-    reproduce into the same folder refuses, naming the first.
-    """
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        for folder in (out_dir.parent, out_dir) if out_dir.is_dir() else (out_dir.parent,):
-            coursework.check_writable(folder)
-    except OSError as exc:
-        raise CannotWrite(f"{exc}; nothing was run") from None
-    lock_path = out_dir.parent / f".{out_dir.name}.reproduce-lock"
-    staging = out_dir.parent / f".{out_dir.name}.reproducing"
-    with open(lock_path, "a+", encoding="utf-8") as lock:
-        try:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                # The holder removes the file as it ends: a lock on a removed file is none.
-                if not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock_path)):
-                    raise BlockingIOError
-        except OSError:
-            lock.seek(0)
-            raise OutputFolderError(
-                f"{out_dir} is being written by another reproduce ({lock.read().strip()}); "
-                "wait for it to finish or choose another --out"
-            ) from None
-        started = time.strftime("%Y-%m-%d %H:%M:%S")
-        lock.truncate(0)
-        lock.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}")
-        lock.flush()
-        shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
-        try:
-            staging.mkdir()
-            yield staging
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            lock_path.unlink(missing_ok=True)  # while still held
-
-
-class _Names:
-    """Where each file of the new report goes in ``out_dir``, and what it replaces.
-
-    previous: {name: SHA-256} of the files the previous report wrote. Those nobody
-    changed since are ``ours`` to replace; any other file keeps its name, and the new
-    file takes a free one: 'name (2).ext', 'name (3).ext' ...
-    """
-
-    def __init__(self, out_dir, previous):
-        self.out_dir, self.previous, self.moved, self._taken = out_dir, previous, {}, set()
-        self.ours = set()
-        for name, digest in previous.items():
-            target = (out_dir / name).resolve()
-            # Only files inside out_dir: a manifest edited to point elsewhere replaces nothing.
-            if target.is_relative_to(out_dir.resolve()) and target.is_file():
-                if digest is not None and _sha256(target) == digest:
-                    self.ours.add(name)
-
-    def place(self, name):
-        """The name to write the new report's file ``name`` under."""
-        n, candidate = 1, name
-        while candidate in self._taken or (
-            candidate not in self.ours and os.path.lexists(self.out_dir / candidate)
-        ):
-            n += 1
-            candidate = str(coursework.numbered(PurePosixPath(name), n))
-        self._taken.add(candidate)
-        if candidate != name:
-            self.moved[name] = candidate
-        return candidate
-
-    def kept(self):
-        """One line for each file left as the user had it."""
-        lines = [
-            f"kept {name} (changed since reproduce wrote it)"
-            for name in sorted(set(self.previous) - self.ours - set(self.moved))
-            if os.path.lexists(self.out_dir / name)
-        ]
-        for name, new in self.moved.items():
-            why = "changed since reproduce wrote it" if name in self.previous else "not ours"
-            lines.append(f"kept {name} ({why}; the new one is {new})")
-        return lines
-
-
-def _commit(staging, out_dir, made, ours):
-    """Move the finished report from staging into out_dir, and remove what it replaces.
-
-    Ctrl-C waits for the few renames, so the folder is never half old, half new.
-    """
-    in_main = threading.current_thread() is threading.main_thread()
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda *_: received.append(1)) if in_main else None
-    try:
-        for name in made:
-            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, out_dir / name)
-        for name in ours - set(made):
-            (out_dir / name).unlink(missing_ok=True)
-        os.replace(staging / MANIFEST, out_dir / MANIFEST)
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _failure(exc, cells, index, timeout):
@@ -249,12 +114,12 @@ class _Kernels:
             resources={"metadata": {"path": str(folder)}},
             on_cell_start=on_cell_start,
             on_cell_executed=lambda **_: self.bar.update(1),
-            # The kernel's log (its TCP transport, an interrupt) is not for students.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         start = time.perf_counter()
         try:
-            client.execute(env=self.env)
+            # The kernel's own log (its TCP transport, a Ctrl-C while it starts or shuts
+            # down) is not for students: what a cell prints reaches the notebook anyway.
+            client.execute(env=self.env, stderr=subprocess.DEVNULL)
         except _Stopped:
             record["error"] = "stopped by Ctrl-C"
         except Exception as exc:  # any failure is this notebook's row, not the report's end
@@ -335,7 +200,9 @@ def _environment():
         own = metadata.version("course-lib")
     except metadata.PackageNotFoundError:
         own = "not installed"
-    blas = [f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"]]
+    blas = [
+        f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"
+    ]
     return (
         f"The notebooks ran each in a fresh kernel with 1 BLAS thread: python "
         f"{platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
@@ -375,7 +242,7 @@ def _report_text(executed, rows, source, changed, runs_name):
 
 
 def _write_report(staging, executed, rows, source, changed, names):
-    """Every file of the report into ``staging``; returns {name: SHA-256} of each."""
+    """Every file of the report into ``staging``, under the names ``names`` gives."""
     import nbformat
 
     try:
@@ -395,15 +262,11 @@ def _write_report(staging, executed, rows, source, changed, names):
         (staging / runs_name).write_text(text, "utf-8")
         text = _report_text(executed, rows, source, changed, runs_name)
         (staging / names.place("report.md")).write_text(text, "utf-8")
-        files = [path for path in staging.rglob("*") if path.is_file()]
-        made = {path.relative_to(staging).as_posix(): _sha256(path) for path in files}
-        (staging / MANIFEST).write_text(json.dumps({"files": made}, indent=1), "utf-8")
     except OSError as exc:
         raise CannotWrite(
             f"cannot write the report ({exc.strerror or exc}); the previous report is "
             "unchanged and nothing else was written"
         ) from None
-    return made
 
 
 def reproduce(
@@ -435,8 +298,9 @@ def reproduce(
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
     out_dir = Path(out_dir)
-    with _workspace(out_dir) as staging:
-        names = _Names(out_dir, _previous_files(out_dir, paths[0].parent))
+    with workspace(out_dir) as staging:
+        _check_not_the_notebooks(out_dir, paths[0].parent)
+        names = FolderNames(out_dir, previous_files(out_dir))
         books, changed = _load_books(paths, shipped)
         env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
         env.pop("MPLBACKEND", None)  # the kernels draw inline
@@ -444,8 +308,8 @@ def reproduce(
         executed = _execute(books, env, timeout, jobs)
         elapsed = time.perf_counter() - start
         rows = run_rows(executed)
-        made = _write_report(staging, executed, rows, source, changed, names)
-        _commit(staging, out_dir, made, names.ours)
+        _write_report(staging, executed, rows, source, changed, names)
+        commit(staging, out_dir, names.ours)
 
     report = out_dir / names.moved.get("report.md", "report.md")
     counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}

@@ -12,8 +12,9 @@ import time
 import pytest
 
 from course_lib import coursework
-from course_lib.__main__ import _save_new, _writable_folder, build_parser, main
+from course_lib.__main__ import _writable_folder, build_parser, main
 from course_lib.config import settings
+from course_lib.safe_files import save_new
 
 
 def _cli(*args, timeout=120):
@@ -146,7 +147,7 @@ def test_figures_made_at_once_never_overwrite_each_other(tmp_path):
     def save(k):
         try:
             _writable_folder(tmp_path)
-            saved.append(_save_new(tmp_path / "accuracy.png", f"figure {k}".encode()))
+            saved.append(save_new(tmp_path / "accuracy.png", f"figure {k}".encode()))
         except Exception as exc:  # reported below, with the thread's own error
             errors.append(exc)
 
@@ -255,6 +256,7 @@ def test_a_full_disk_while_copying_leaves_no_broken_notebook(tmp_path):
     )
     assert proc.returncode == 4, proc.stderr
     assert "cannot write" in proc.stderr.strip().splitlines()[-1]
+    assert proc.stdout.splitlines() == [f"copied {name}" for name in fit]
     assert sorted(path.name for path in dest.iterdir()) == fit
     for path in dest.iterdir():
         assert coursework.is_changed(coursework.read_notebook(path)) is False
