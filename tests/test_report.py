@@ -75,7 +75,12 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
         "c = run(get_preset('sigmoid_0.01').config.replace(iters_num=30), data)\n"
         "plots.accuracy_figure(c)\nplt.show()\nc",
     )
-    _notebook(books / "02_tiny.ipynb", "print('second')")
+    # The seed's explicit loop blew up at its second iteration: diverged, NaN as null.
+    blown_up = (
+        "from course_lib.history import History\nfrom course_lib.config import RunConfig\n"
+        "History.from_seed_lists(RunConfig(seed=None), [2.3, float('nan')], [0.1], [0.1], 2)"
+    )
+    _notebook(books / "02_tiny.ipynb", "print('second')", blown_up)
     (books / "not_a_course_notebook.ipynb").write_text("{}")
     out = tmp_path / "out"
     report = reproduce(out_dir=out, source="sample", notebooks=books)
@@ -89,8 +94,11 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
     assert [p.name for p in sorted((out / "figures").glob("*.png"))] == ["01_tiny_01.png"]
     assert "figures/01_tiny_01.png" in text
     runs = json.loads((out / "runs.json").read_text())
-    assert [r["notebook"] for r in runs] == ["01_tiny.ipynb"] * 3
+    assert [r["notebook"] for r in runs] == ["01_tiny.ipynb"] * 3 + ["02_tiny.ipynb"]
     assert runs[2]["config"]["iters_num"] == 30
+    assert runs[3]["losses"] == [2.3, None] and runs[3]["status"] == "diverged"
+    (row,) = [line for line in text.splitlines() if line.startswith("| 02_tiny | ")]
+    assert "- (run diverged)" in row
     assert (out / "01_tiny.ipynb").exists()
 
 
@@ -283,6 +291,7 @@ def test_report_table_escapes_pipes():
     assert "\\|dW1\\|" in line and line.count(" | ") == 2
 
 
+@pytest.mark.slow
 def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
     books, tmp_path, monkeypatch
 ):

@@ -34,6 +34,7 @@ def books(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_previous_report_and_leaves_nothing(books, tmp_path):
     out = tmp_path / "out"
     subprocess.run([*CMD, "--notebooks", str(books), "--out", str(out)], check=True)
