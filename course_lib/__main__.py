@@ -4,13 +4,23 @@ Every failure ends in one line on stderr and a non-zero exit code, never a trace
 """
 
 import argparse
+import io
 import signal
 import sys
 from pathlib import Path
 
 from course_lib import config as run_config
 from course_lib.data.mnist import SOURCES
+from course_lib.report import DEFAULT_TIMEOUT, reproduce
+from course_lib.safe_files import CannotWrite, check_writable, save_new
 from course_lib.validation import SettingError
+
+EXIT_CODES = (
+    "exit codes: 0 done; 1 a notebook failed (reproduce), or the run diverged or its ReLUs "
+    "died (run); 2 bad input: a wrong argument or folder, nothing was done; 3 a bug in "
+    "course_lib; 4 cannot write: a full disk or quota, a read-only folder (nothing "
+    "half-written is left; reproduce keeps the previous report); 130 interrupted (Ctrl-C)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,28 +60,33 @@ def _add_setting_flags(parser):
         parser.add_argument(setting.flag, **options)
 
 
-def _unused_path(path):
-    """``path``, or ``name (2).png`` ... if a file of that name exists: never overwrite."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-    return candidate
-
-
 def _writable_folder(folder):
-    """Create ``folder`` if needed and make sure a file can be written there, or ValueError."""
+    """Create ``folder`` if needed and make sure a file can be written there."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {folder} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = _unused_path(folder / ".course-lib-write-test")
-        probe.touch()
-        probe.unlink()
     except OSError as exc:
-        raise ValueError(f"--out {folder}: cannot write there ({exc.strerror or exc})") from None
+        raise CannotWrite(f"--out {folder}: cannot make it ({exc.strerror or exc})") from None
+    check_writable(folder)
     return folder
+
+
+def _figure_name(config, source):
+    """accuracy_<label>_<every other setting not at its default>_seed<N>.png"""
+    defaults = run_config.RunConfig()
+    parts = [config.label]
+    for name, setting in run_config.settings().items():
+        value = getattr(config, name)
+        # Settings the label does not show: changing one of them leaves the label as it is.
+        unlabelled = defaults.replace(**{name: value}).label == defaults.label
+        if name != "seed" and value != getattr(defaults, name) and unlabelled:
+            parts.append(f"{setting.flag.lstrip('-')}={config.text(name)}")
+    if source != "auto":
+        parts.append(f"source={source}")
+    slug = "_".join(parts).replace(" / ", "_").replace(" ", "_")
+    return f"accuracy_{slug.replace('[', '').replace(']', '')}_seed{config.seed}.png"
 
 
 class _StopOnInterrupt:
@@ -118,9 +133,9 @@ def _run(args):
     with _StopOnInterrupt() as interrupt:
         history = run(config, data, callback=[print_progress(), interrupt.callback])
     print(history.summary())
-    slug = config.label.replace(" / ", "_").replace(" ", "_").replace("[", "").replace("]", "")
-    path = _unused_path(out / f"accuracy_{slug}_seed{config.seed}.png")
-    plots.accuracy_figure(history).savefig(path, dpi=100)
+    png = io.BytesIO()
+    plots.accuracy_figure(history).savefig(png, format="png", dpi=100)
+    path = save_new(out / _figure_name(config, args.source), png.getvalue())
     print(f"figure: {path}")
     if history.status == "diverged" or history.dead_since is not None:
         return 1
@@ -128,18 +143,17 @@ def _run(args):
 
 
 def _reproduce(args):
-    from course_lib.report import reproduce
-
     try:
         reproduce(
             out_dir=Path(args.out),
             source=args.source,
             notebooks=args.notebooks,
             shipped=args.shipped,
+            timeout=args.timeout,
             jobs=args.jobs,
         )
     except SettingError as exc:
-        raise ValueError(exc.named("--jobs")) from None
+        raise ValueError(exc.named(f"--{exc.name}")) from None
     except RuntimeError as exc:
         print(f"python -m course_lib reproduce: {exc}", file=sys.stderr)
         return 1
@@ -153,18 +167,22 @@ def _notebooks(args):
         for name, link in colab_links():
             print(f"{name}: {link}")
         return 0
-    copied, kept = copy_notebooks(args.dest)
-    for name in copied:
-        print(f"copied {name}")
-    for name in kept:
-        print(f"kept   {name} (already in {args.dest}: your copy is not overwritten)")
+    for name, what, note in copy_notebooks(args.dest):
+        if what == "copied":
+            print(f"copied {name}")
+        elif what == "kept":
+            print(f"kept   {name} (already in {args.dest}: your copy is not overwritten)")
+        else:
+            print(f"replaced {name}: {note}")
     print(f"notebooks are in {Path(args.dest).resolve()}")
     return 0
 
 
 def build_parser():
     """The argument parser of ``python -m course_lib``."""
-    parser = _Parser(prog="python -m course_lib", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="python -m course_lib", description=__doc__.splitlines()[0], epilog=EXIT_CODES
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="train one network the way the seed does")
@@ -178,7 +196,9 @@ def build_parser():
     run.add_argument("--out", default="out", help="folder for the figure (default: out)")
     run.set_defaults(func=_run)
 
-    rep = sub.add_parser("reproduce", help="execute every notebook and write a report")
+    rep = sub.add_parser(
+        "reproduce", help="execute every notebook and write a report", epilog=EXIT_CODES
+    )
     rep.add_argument("--out", default="report", help="folder for the report (default: report)")
     rep.add_argument(
         "--source",
@@ -199,7 +219,15 @@ def build_parser():
         type=int,
         default=None,
         help="notebooks executed at once, each in its own kernel "
-        "(default: 2 on a machine with two cores or more, else 1)",
+        "(default: 2 on a machine with two cores or more, else 1); each kernel has one "
+        "BLAS thread, so the numbers are the same whatever --jobs",
+    )
+    rep.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds a cell may run before its notebook is reported as failed "
+        "(default: %(default)g)",
     )
     rep.set_defaults(func=_reproduce)
 
@@ -224,6 +252,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except CannotWrite as exc:
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return 4
     except MemoryError as exc:
         print(f"{where}: error: out of memory: {exc}", file=sys.stderr)
         return 2

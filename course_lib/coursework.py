@@ -8,11 +8,13 @@ says, and ``shipped_copy`` can give the notebook as it was shipped.
 
 import hashlib
 import json
+import os
 import re
-import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
+
+from course_lib.safe_files import CannotWrite, numbered, write_copy
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
@@ -100,26 +102,50 @@ def shipped_copy(name):
         return None
 
 
-def copy_notebooks(dest):
-    """Copy the shipped notebooks into ``dest``; never overwrite a file already there.
+def notebook_problem(path):
+    """Why the file at ``path`` is not a notebook Jupyter can open, or None if it is one."""
+    try:
+        nb = read_notebook(path)
+    except (OSError, ValueError) as exc:  # unreadable, cut short, not UTF-8, not JSON
+        return str(exc)
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
+        return "it is JSON but has no notebook cells"
+    return None
 
-    Returns (copied, kept): the names copied, and the names left as they were because
-    ``dest`` already had them (a student's copy, edited or not).
+
+def _set_aside(path, problem):
+    """Rename a broken notebook to '<stem> (broken copy).txt' (a free name); the note."""
+    n = 1
+    while (aside := numbered(path.with_name(f"{path.stem} (broken copy).txt"), n)).exists():
+        n += 1
+    os.replace(path, aside)
+    return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
+
+
+def copy_notebooks(dest):
+    """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
+
+    A file of the same name that is not a valid notebook (cut short by a full disk) is
+    renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
+    what in 'copied', 'kept', 'replaced'. Raises ValueError if ``dest`` is a file and
+    CannotWrite if a copy cannot be written (the copies made so far are whole).
     """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    copied, kept = [], []
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file, not a folder; choose a folder for the notebooks")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
     for source in find_notebooks():
         target = dest / source.name
-        try:
-            # "x": create only; a file that appears meanwhile is kept, not replaced.
-            with open(target, "xb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
-        except FileExistsError:
-            kept.append(source.name)
+        problem = notebook_problem(target) if target.exists() else None
+        if target.exists() and problem is None:
+            yield source.name, "kept", ""
             continue
-        copied.append(source.name)
-    return copied, kept
+        note = _set_aside(target, problem) if problem is not None else ""
+        write_copy(source, target)
+        yield source.name, "replaced" if note else "copied", note
 
 
 def source_url():

@@ -2,6 +2,7 @@
 
 import html
 import math
+import numbers
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 
@@ -10,6 +11,38 @@ from course_lib.config import RunConfig
 # The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
 # notebook made back from the executed notebook by it.
 HISTORY_MIME = "application/vnd.course-lib.history+json"
+
+# A run has diverged when its loss is not finite or exceeds this many times the loss of
+# guessing uniformly (ln 10 for 10 classes): the one rule for train() and the seed's loop.
+DIVERGENCE_FACTOR = 10
+
+# The fields that hold numbers, which may be NaN or infinite in a run that blew up.
+_NUMBER_FIELDS = ("losses", "train_acc", "test_acc", "grad_norms", "initial_grad_norms")
+
+
+def loss_limit(n_classes=10):
+    """The loss above which a run counts as diverged."""
+    return DIVERGENCE_FACTOR * math.log(n_classes)
+
+
+def divergence_message(iteration, loss, learning_rate):
+    """The one sentence that says where and how a run diverged, and what to try."""
+    return (
+        f"diverged at iteration {iteration} (loss {loss:.4g}, more than "
+        f"{DIVERGENCE_FACTOR} times the loss of guessing); "
+        f"try a smaller learning rate than {learning_rate:g}"
+    )
+
+
+def _json_numbers(value, to_json):
+    """NaN and infinities as JSON null (to_json) or null as NaN (from JSON), recursively."""
+    if isinstance(value, dict):
+        return {key: _json_numbers(v, to_json) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v, to_json) for v in value]
+    if to_json:
+        return None if isinstance(value, numbers.Real) and not math.isfinite(value) else value
+    return math.nan if value is None else value
 
 
 @dataclass
@@ -58,8 +91,8 @@ class History:
 
     @property
     def iterations_done(self):
-        """The iterations it actually trained (fewer if stopped or diverged)."""
-        return self.diverged_at or (self.eval_iters[-1] if self.eval_iters else len(self.losses))
+        """The updates it made (fewer than asked if stopped or diverged): one loss each."""
+        return len(self.losses)
 
     @property
     def x_extent(self):
@@ -107,18 +140,23 @@ class History:
         return copy
 
     def to_dict(self):
-        """Plain data (JSON-ready) of this History."""
+        """Plain data of this History, valid strict JSON: NaN and infinities become null."""
         data = asdict(self)
         data["config"] = self.config.to_dict() if self.config is not None else None
+        for name in _NUMBER_FIELDS:
+            data[name] = _json_numbers(data[name], to_json=True)
         return data
 
     @classmethod
     def from_dict(cls, data):
-        """A History from ``to_dict()``'s output."""
+        """A History from ``to_dict()``'s output (null numbers are read back as NaN)."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         if values.get("config") is not None:
             values["config"] = RunConfig.from_dict(values["config"])
+        for name in _NUMBER_FIELDS:
+            if name in values:
+                values[name] = _json_numbers(values[name], to_json=False)
         return cls(**values)
 
     @classmethod
@@ -136,10 +174,12 @@ class History:
         """A History from the lists the seed's explicit loop fills, for plots and reports.
 
         config: the RunConfig of the network the loop trained; data: what it trained on;
-        wall_time: how long the loop took, in seconds.
+        wall_time: how long the loop took, in seconds. A loss that is not finite or
+        above ``loss_limit()`` makes the run 'diverged' at that iteration, as in train()
+        (the seed's loop itself trains on to the end).
         """
         n_evals = len(accuracies_test)
-        return cls(
+        history = cls(
             config=config,
             data=describe_data(data) if data is not None else {},
             losses=[float(v) for v in train_loss_list],
@@ -149,6 +189,14 @@ class History:
             wall_time=float(wall_time),
             status="completed",
         )
+        for i, loss in enumerate(history.losses):
+            if not loss <= loss_limit():  # also catches NaN
+                lr = config.learning_rate if config is not None else math.nan
+                history.status = "diverged"
+                history.diverged_at = i + 1
+                history.message = divergence_message(i + 1, loss, lr)
+                break
+        return history
 
     def _repr_html_(self):
         first = self.first_iter_above(0.5)

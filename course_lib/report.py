@@ -1,244 +1,222 @@
 """``python -m course_lib reproduce``: execute every notebook and write a report.
 
-The notebooks stay the one place where the exercise runs. ``reproduce`` executes each in
-a fresh kernel, reads the runs it made back from the executed notebook (``results``),
-checks each run against the claim for its actual settings, and writes ``report.md``
-with the executed notebooks, their figures and ``runs.json`` next to it.
-
-It never writes into the folder the notebooks are read from, and never deletes or
-overwrites a file it did not write: the output folder must be new, empty, or a report
-it made before (its ``.course-lib-report.json`` lists the files it wrote).
+Each notebook runs in a fresh kernel with one BLAS thread; the runs it made are read back
+from the executed notebook (``results``) and written with it, its figures and
+``runs.json`` beside ``report.md``. Nothing is lost: the report is built in a folder
+beside ``--out`` and moved in only when complete (a failure, a full disk or Ctrl-C leave
+the previous report as it was), a lock keeps a second reproduce out, and a file the user
+changed since reproduce wrote it (``.course-lib-report.json`` keeps each file's SHA-256)
+is kept: the new file takes a free name beside it.
 """
 
 import base64
 import contextlib
 import json
 import os
+import platform
 import signal
+import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
-from course_lib.evaluation import usable_cores
-from course_lib.results import notebook_runs, verdict
-from course_lib.validation import whole_number
+from course_lib.results import notebook_runs, run_rows, table
+from course_lib.safe_files import (
+    CannotWrite,
+    FolderNames,
+    OutputFolderError,
+    commit,
+    previous_files,
+    workspace,
+)
+from course_lib.validation import positive_number, whole_number
 
-MANIFEST = ".course-lib-report.json"
+# Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
+# a busy 2-core machine; full MNIST has a 5x larger test set, and a hub gives each
+# student a quarter of a core.
+DEFAULT_TIMEOUT = 300
+# One thread for any BLAS a kernel loads: threads change the order of the sums, so the
+# numbers would depend on --jobs, the core count or the user's own settings.
+ONE_BLAS_THREAD = dict.fromkeys(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"], "1")
 
 
-class OutputFolderError(ValueError):
-    """The output folder is not one ``reproduce`` may write into; the message says why."""
-
-
-def _prepare_output(out_dir, notebooks_dir):
-    """Check ``out_dir`` and remove what an earlier reproduce wrote there (only that)."""
-    out_dir = Path(out_dir)
+def _check_not_the_notebooks(out_dir, notebooks_dir):
     if out_dir.resolve() == Path(notebooks_dir).resolve():
         raise OutputFolderError(
             f"{out_dir} is the folder the notebooks are read from; the executed copies would "
             "replace them. Choose another folder with --out"
         )
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
-    manifest = out_dir / MANIFEST
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not manifest.is_file():
-            raise OutputFolderError(
-                f"{out_dir} is not empty and is not a report made by reproduce; choose a new "
-                "or empty folder with --out (nothing was changed)"
-            )
-        try:
-            written = json.loads(manifest.read_text("utf-8"))["files"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise OutputFolderError(
-                f"{manifest} is damaged ({exc}); choose a new folder with --out"
-            ) from None
-        for name in written:
-            target = (out_dir / name).resolve()
-            # Only files inside out_dir: a manifest edited to point elsewhere deletes nothing.
-            if target.parent.is_relative_to(out_dir.resolve()) and target.is_file():
-                target.unlink()
-    # Made now, so that an unwritable place fails before the notebooks run; empty until
-    # the end, so that an interrupted run leaves a folder the next one accepts.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir
+
+
+def _failure(exc, cells, index, timeout):
+    """One line: which cell of a notebook failed, and how."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(exc, CellTimeoutError):
+        what = f"did not finish within {timeout:g} s (--timeout)"
+    elif isinstance(exc, DeadKernelError):
+        what = "the kernel died (out of memory, or the code ended its process)"
+    elif isinstance(exc, CellExecutionError):
+        what = f"{exc.ename}: {exc.evalue}"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    if index is None:
+        return f"failed while starting its kernel: {what}"
+    first_line = cells[index].source.strip().splitlines()[0]
+    return f"failed in cell {index + 1} (`{first_line}`): {what}"
 
 
 def _png_outputs(nb):
     for cell in nb.cells:
         for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if "image/png" in data:
-                yield base64.b64decode(data["image/png"])
+            if "image/png" in output.get("data", {}):
+                yield base64.b64decode(output["data"]["image/png"])
 
 
 class _Stopped(Exception):
-    """Ctrl-C in reproduce: a running notebook stops before its next cell."""
+    """Ctrl-C in reproduce: a notebook stops before its next cell."""
 
 
-def _interrupt_kernel(client):
-    """SIGINT to a notebook's kernel: its running cell stops as on Ctrl-C in Jupyter."""
-    pid = getattr(getattr(getattr(client, "km", None), "provisioner", None), "pid", None)
-    if pid:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGINT)
+class _Kernels:
+    """Notebooks executed each in a fresh kernel, and Ctrl-C for the running ones."""
 
+    def __init__(self, env, timeout, bar):
+        self.env, self.timeout, self.bar = env, timeout, bar
+        self.busy, self.lock, self.stop = {}, threading.Lock(), threading.Event()
 
-def _execute(books, out_dir, timeout, jobs=1):
-    """Run each (name, notebook, folder) in a fresh kernel, ``jobs`` kernels at a time.
+    def run(self, book):
+        """The record of one (name, notebook, folder, error); a failure is its error."""
+        from nbclient import NotebookClient
 
-    Returns one record per notebook, in the order of ``books``. Each kernel is its own
-    process, so two notebooks use two cores; with more than one at a time each kernel
-    gets one BLAS thread unless the user set OPENBLAS_NUM_THREADS (two kernels with two
-    OpenBLAS threads each spin against each other for the cores). Ctrl-C interrupts the
-    running notebooks' kernels and starts no other, then raises KeyboardInterrupt.
-    """
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-    from tqdm import tqdm
+        name, nb, folder, error = book
+        record = {"name": name, "nb": nb, "seconds": 0.0, "error": error, "runs": []}
+        if nb is None:
+            return record
+        where = {"cell": None}
 
-    env = dict(os.environ)
-    if jobs > 1:
-        env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    total = sum(1 for _, nb, _ in books for c in nb.cells if c.cell_type == "code")
-    running, lock, stop = {}, threading.Lock(), threading.Event()
+        def on_cell_start(cell, cell_index):
+            if self.stop.is_set():
+                raise _Stopped
+            where["cell"] = cell_index
+            with self.lock:
+                self.busy[name] = client
+                self.bar.set_description(" + ".join(Path(n).stem for n in self.busy))
 
-    def stop_here(**_):
-        if stop.is_set():
-            raise _Stopped
-
-    def run(book):
-        name, nb, folder = book
         client = NotebookClient(
             nb,
-            timeout=timeout,
+            timeout=self.timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(folder)}},
-            on_cell_start=stop_here,
-            on_cell_executed=lambda **_: bar.update(1),
-            # The kernel's warning about its local TCP transport is not for students.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            on_cell_start=on_cell_start,
+            on_cell_executed=lambda **_: self.bar.update(1),
         )
-        with lock:
-            running[name] = client
-            bar.set_description(" + ".join(Path(n).stem for n in running))
         start = time.perf_counter()
-        error = None
         try:
-            client.execute(env=env)
-        except CellExecutionError as exc:
-            error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+            # The kernel's own log (its TCP transport, a Ctrl-C while it starts or shuts
+            # down) is not for students: what a cell prints reaches the notebook anyway.
+            client.execute(env=self.env, stderr=subprocess.DEVNULL)
         except _Stopped:
-            error = "stopped by Ctrl-C"
+            record["error"] = "stopped by Ctrl-C"
+        except Exception as exc:  # any failure is this notebook's row, not the report's end
+            record["error"] = _failure(exc, nb.cells, where["cell"], self.timeout)
         finally:
-            with lock:
-                del running[name]
-        return {
-            "name": name,
-            "nb": nb,
-            "seconds": time.perf_counter() - start,
-            "error": error,
-            "runs": notebook_runs(nb),
-        }
+            with self.lock:
+                self.busy.pop(name, None)
+        record.update(seconds=time.perf_counter() - start, runs=notebook_runs(nb))
+        return record
 
+    def interrupt(self):
+        """Stop every notebook: SIGINT to the kernels running a cell (as Ctrl-C in
+        Jupyter); those still starting stop before their first cell (a signal would
+        kill them mid-import, with a traceback)."""
+        self.stop.set()
+        with self.lock:
+            for client in self.busy.values():
+                pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+                with contextlib.suppress(OSError, TypeError):
+                    os.kill(pid, signal.SIGINT)
+
+
+def _execute(books, env, timeout, jobs):
+    """Records of the (name, notebook, folder, error) books, ``jobs`` kernels at a time."""
+    from tqdm import tqdm
+
+    total = sum(1 for _, nb, _, _ in books if nb for c in nb.cells if c.cell_type == "code")
     with (
         tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar,
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reproduce") as pool,
     ):
-        futures = [pool.submit(run, book) for book in books]
+        kernels = _Kernels(env, timeout, bar)
+        futures = [pool.submit(kernels.run, book) for book in books]
         try:
             return [future.result() for future in futures]
         except KeyboardInterrupt:
-            stop.set()
             for future in futures:
                 future.cancel()
-            with lock:
-                for client in running.values():
-                    _interrupt_kernel(client)
+            kernels.interrupt()
             raise
 
 
-def _write_outputs(out_dir, executed):
-    """Executed notebooks and figures into out_dir; returns the names written."""
+def _load_books(paths, shipped):
+    """[(name, notebook or None, folder, error or None)] and the names of changed ones."""
     import nbformat
 
-    written = []
-    (out_dir / "figures").mkdir(exist_ok=True)
-    for record in executed:
-        nbformat.write(record["nb"], out_dir / record["name"])
-        written.append(record["name"])
-        record["figures"] = []
-        stem = Path(record["name"]).stem
-        for k, png in enumerate(_png_outputs(record["nb"]), start=1):
-            name = f"figures/{stem}_{k:02d}.png"
-            (out_dir / name).write_bytes(png)
-            written.append(name)
-            record["figures"].append(name)
-    return written
-
-
-def _fmt(value):
-    return "-" if value is None or value != value else f"{value:.3f}"
-
-
-def _cell(text):
-    # A bare "|" (as in |dW1|) would end the table cell.
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-AGREES = {True: "yes", False: "**no**"}
-
-
-def run_rows(executed):
-    """One dict per run of every notebook, as the report's table shows it."""
-    rows = []
-    for record in executed:
-        for history in record["runs"]:
-            preset, agrees = verdict(history)
-            if preset is None:
-                mark = "- (no claim for these settings)"
-            elif agrees is None:
-                mark = f"- (run {history.status})"
-            else:
-                mark = AGREES[agrees]
-            first = history.first_iter_above(0.5)
-            rows.append(
-                {
-                    "notebook": Path(record["name"]).stem,
-                    "run": history.label,
-                    "data": history.data.get("description", ""),
-                    "final train-batch acc": _fmt(history.final_train_acc),
-                    "final test acc": _fmt(history.final_test_acc),
-                    "first iter > 50 % test": first if first is not None else "-",
-                    "preset": preset.name if preset else "-",
-                    "seed's observation": preset.observation if preset else "",
-                    "our check": preset.claim if preset else "",
-                    "agrees": mark,
-                    "_agrees": agrees,
-                }
+    books, changed = [], []
+    for path in paths:
+        text = coursework.shipped_copy(path.name) if shipped else None
+        if shipped and text is None:
+            raise FileNotFoundError(
+                f"the shipped version of {path.name} is not available here (not in the "
+                "package, no git history); run without --shipped"
             )
-    return rows
+        try:
+            nb = nbformat.reads(text or path.read_text("utf-8"), as_version=4)
+        except Exception as exc:  # cut short, not JSON, not a notebook: this row fails
+            books.append((path.name, None, path.parent, f"failed: not a valid notebook ({exc})"))
+            continue
+        if not shipped and coursework.is_changed(nb):
+            changed.append(path.name)
+        books.append((path.name, nb, path.parent, None))
+    if changed:
+        print(
+            f"changed since shipped: {', '.join(changed)} (reporting them as they are; "
+            "--shipped runs the shipped versions)",
+            file=sys.stderr,
+        )
+    return books, changed
 
 
-def _table(rows):
-    keys = [k for k in rows[0] if not k.startswith("_")]
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(row[k]) for k in keys) + " |")
-    return "\n".join(lines)
+def _environment():
+    """What decides the numbers besides the notebooks: versions and BLAS threads."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+
+    try:
+        own = metadata.version("course-lib")
+    except metadata.PackageNotFoundError:
+        own = "not installed"
+    blas = [
+        f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"
+    ]
+    return (
+        f"The notebooks ran each in a fresh kernel with 1 BLAS thread: python "
+        f"{platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
+        f"BLAS: {', '.join(blas) or 'unknown'}."
+    )
 
 
-def _write_report(out_dir, executed, rows, source, changed):
+def _report_text(executed, rows, source, changed, runs_name):
     lines = [
         "# Reproduction report: 2-1 演習 勾配消失問題",
         "",
         f"Made by `python -m course_lib reproduce` on {time.strftime('%Y-%m-%d %H:%M')}, "
         f"data source `{source}`. Executed notebooks are next to this file; every run is "
-        "in `runs.json`.",
+        f"in `{runs_name}`. {_environment()}",
         "",
     ]
     if changed:
@@ -248,96 +226,99 @@ def _write_report(out_dir, executed, rows, source, changed):
             "settings are a preset's. `reproduce --shipped` runs the shipped versions.",
             "",
         ]
-    lines += ["## Notebooks", "", "| notebook | time (s) | runs | result |", "|---|---|---|---|"]
-    for r in executed:
-        result = "failed: " + r["error"] if r["error"] else "ok"
-        lines.append(f"| {r['name']} | {r['seconds']:.1f} | {len(r['runs'])} | {_cell(result)} |")
-    lines += ["", "## Runs", "", _table(rows) if rows else "(no runs recorded)", ""]
+    notebooks = [
+        [r["name"], f"{r['seconds']:.1f}", len(r["runs"]), r["error"] or "ok"] for r in executed
+    ]
+    lines += ["## Notebooks", "", table(["notebook", "time (s)", "runs", "result"], notebooks)]
+    header = [key for key in rows[0] if not key.startswith("_")] if rows else []
+    lines += ["", "## Runs", "", table(header, rows) if rows else "(no runs recorded)", ""]
     lines += ["## Figures", ""]
     for r in executed:
         if r["figures"]:
             lines += [f"### {Path(r['name']).stem}", ""]
-            lines += [f"![{Path(name).stem}]({name})" for name in r["figures"]]
+            lines += [f"![{Path(name).stem}](<{name}>)" for name in r["figures"]]
             lines.append("")
-    (out_dir / "report.md").write_text("\n".join(lines), "utf-8")
-    runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
-    (out_dir / "runs.json").write_text(json.dumps(runs, ensure_ascii=False), "utf-8")
-    return ["report.md", "runs.json"]
+    return "\n".join(lines)
 
 
-def _load_books(paths, shipped):
+def _write_report(staging, executed, rows, source, changed, names):
+    """Every file of the report into ``staging``, under the names ``names`` gives."""
     import nbformat
 
-    books, changed = [], []
-    for path in paths:
-        if shipped:
-            text = coursework.shipped_copy(path.name)
-            if text is None:
-                raise FileNotFoundError(
-                    f"the shipped version of {path.name} is not available here (not in the "
-                    "package, no git history); run without --shipped"
-                )
-            nb = nbformat.reads(text, as_version=4)
-        else:
-            nb = nbformat.read(path, as_version=4)
-            if coursework.is_changed(nb):
-                changed.append(path.name)
-        books.append((path.name, nb, path.parent))
-    return books, changed
+    try:
+        for record in executed:
+            record["figures"] = []
+            if record["nb"] is None:
+                continue
+            nbformat.write(record["nb"], staging / names.place(record["name"]))
+            stem = Path(record["name"]).stem
+            for k, png in enumerate(_png_outputs(record["nb"]), start=1):
+                record["figures"].append(names.place(f"figures/{stem}_{k:02d}.png"))
+                (staging / "figures").mkdir(exist_ok=True)
+                (staging / record["figures"][-1]).write_bytes(png)
+        runs_name = names.place("runs.json")
+        runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
+        text = json.dumps(runs, ensure_ascii=False, allow_nan=False)
+        (staging / runs_name).write_text(text, "utf-8")
+        text = _report_text(executed, rows, source, changed, runs_name)
+        (staging / names.place("report.md")).write_text(text, "utf-8")
+    except OSError as exc:
+        raise CannotWrite(
+            f"cannot write the report ({exc.strerror or exc}); the previous report is "
+            "unchanged and nothing else was written"
+        ) from None
 
 
 def reproduce(
-    out_dir="report", source="sample", notebooks=None, shipped=False, timeout=900, jobs=None
+    out_dir="report",
+    source="sample",
+    notebooks=None,
+    shipped=False,
+    timeout=DEFAULT_TIMEOUT,
+    jobs=None,
 ):
-    """Execute every notebook into ``out_dir`` and write ``out_dir/report.md``.
+    """Execute every notebook and write ``out_dir/report.md``; returns the report's path.
 
     notebooks: the folder of the notebooks (default: those shipped with the package);
     shipped=True runs them as shipped even if they were edited since.
+    timeout: seconds a cell may run before its notebook counts as failed.
     jobs: notebooks executed at once (default: two on two cores or more, else one).
     ``source`` is passed to the notebooks' ``load_mnist()`` through
-    ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries
-    the full MNIST first). Returns the path of the report; raises RuntimeError
-    naming the notebooks that failed (the report is written all the same).
+    ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries the full
+    MNIST first). A notebook that fails is a row of the report, which is written all
+    the same; then RuntimeError names the failed notebooks. CannotWrite if the report
+    cannot be written; the previous report is then as it was.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if jobs is None:
-        jobs = 2 if usable_cores() >= 2 else 1
+    if jobs is None:  # sched_getaffinity: the cores this process may use (Linux)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        jobs = 2 if (cores or os.cpu_count() or 1) >= 2 else 1
     jobs = whole_number("jobs", jobs)
+    timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
-    out_dir = _prepare_output(out_dir, paths[0].parent)
-    books, changed = _load_books(paths, shipped)
-    if changed:
-        print(
-            f"changed since shipped: {', '.join(changed)} (reporting them as they are; "
-            "--shipped runs the shipped versions)",
-            file=sys.stderr,
-        )
-
-    saved = {k: os.environ.get(k) for k in ("COURSE_LIB_MNIST_SOURCE", "MPLBACKEND")}
-    os.environ["COURSE_LIB_MNIST_SOURCE"] = source
-    os.environ.pop("MPLBACKEND", None)  # the kernels draw inline
-    start = time.perf_counter()
-    try:
-        executed = _execute(books, out_dir, timeout, jobs)
+    out_dir = Path(out_dir)
+    with workspace(out_dir) as staging:
+        _check_not_the_notebooks(out_dir, paths[0].parent)
+        names = FolderNames(out_dir, previous_files(out_dir))
+        books, changed = _load_books(paths, shipped)
+        env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
+        env.pop("MPLBACKEND", None)  # the kernels draw inline
+        start = time.perf_counter()
+        executed = _execute(books, env, timeout, jobs)
         elapsed = time.perf_counter() - start
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    written = _write_outputs(out_dir, executed)
-    rows = run_rows(executed)
-    written += _write_report(out_dir, executed, rows, source, changed)
-    (out_dir / MANIFEST).write_text(json.dumps({"files": written}, indent=1), "utf-8")
+        rows = run_rows(executed)
+        _write_report(staging, executed, rows, source, changed, names)
+        commit(staging, out_dir, names.ours)
 
-    report = out_dir / "report.md"
+    report = out_dir / names.moved.get("report.md", "report.md")
     counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}
     print(
         f"report: {report} ({len(executed)} notebooks in {elapsed:.1f} s, {len(rows)} runs: "
         f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
     )
+    for line in names.kept():
+        print(line)
     failed = [r["name"] for r in executed if r["error"]]
     if failed:
         raise RuntimeError(f"notebooks failed: {', '.join(failed)} (see {report})")

@@ -1,4 +1,4 @@
-"""How runs made in a notebook reach the report: read back from the executed notebook.
+"""How runs made in a notebook reach the report: read back, judged, and tabled.
 
 A History shows itself in a notebook with its own output type (``HISTORY_MIME``) next to
 the text and HTML people see, so an executed notebook holds every run it displayed.
@@ -7,6 +7,7 @@ does: the report reads the notebook it executed.
 """
 
 import json
+from pathlib import Path
 
 from course_lib.experiments import find_preset
 from course_lib.history import HISTORY_MIME, History
@@ -41,3 +42,52 @@ def verdict(history):
     if preset is None or history.status != "completed":
         return preset, None
     return preset, preset.agrees(history)
+
+
+def _fmt(value):
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def run_rows(executed):
+    """One dict per run of every executed notebook, as the report's table shows it.
+
+    executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
+    """
+    rows = []
+    for record in executed:
+        for history in record["runs"]:
+            preset, agrees = verdict(history)
+            if preset is None:
+                mark = "- (no claim for these settings)"
+            elif agrees is None:
+                mark = f"- (run {history.status})"
+            else:
+                mark = "yes" if agrees else "**no**"
+            first = history.first_iter_above(0.5)
+            rows.append(
+                {
+                    "notebook": Path(record["name"]).stem,
+                    "run": history.label,
+                    "data": history.data.get("description", ""),
+                    "final train-batch acc": _fmt(history.final_train_acc),
+                    "final test acc": _fmt(history.final_test_acc),
+                    "first iter > 50 % test": first if first is not None else "-",
+                    "preset": preset.name if preset else "-",
+                    "seed's observation": preset.observation if preset else "",
+                    "our check": preset.claim if preset else "",
+                    "agrees": mark,
+                    "_agrees": agrees,
+                }
+            )
+    return rows
+
+
+def table(header, rows):
+    """A Markdown table: the ``header`` names, then each row (a list, or a dict by them)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row[key] for key in header] if isinstance(row, dict) else row
+        # A bare "|" (as in |dW1| or a notebook's name) would end the table cell.
+        text = [str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells]
+        lines.append("| " + " | ".join(text) + " |")
+    return "\n".join(lines)

@@ -1,15 +1,20 @@
 """python -m course_lib: flags derived from RunConfig, one-line errors, nothing lost."""
 
+import json
 import os
+import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from course_lib.__main__ import build_parser, main
+from course_lib import coursework
+from course_lib.__main__ import _writable_folder, build_parser, main
 from course_lib.config import settings
+from course_lib.safe_files import save_new
 
 
 def _cli(*args, timeout=120):
@@ -35,8 +40,19 @@ def test_run_prints_the_seed_lines_and_writes_the_figure(tmp_path, capsys):
     assert "                : 100. 正答率(テスト) = " in out
     assert "data: MNIST" in out or "data: 8,000 train" in out
     (png,) = tmp_path.glob("*.png")
-    assert png.name == "accuracy_relu_He_40,20_lr=0.1_seed0.png"
+    assert png.name == "accuracy_relu_He_40,20_lr=0.1_iters=100_seed0.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figure_name_holds_every_setting_that_differs_from_the_defaults(tmp_path):
+    args = ["--iters", "12", "--batch-size", "50", "--eval-interval", "4", "--seed", "3"]
+    args += ["--optimizer", "momentum", "--batchnorm", "--source", "sample"]
+    assert main(["run", *args, "--out", str(tmp_path)]) == 0
+    (png,) = tmp_path.glob("*.png")
+    assert png.name == (
+        "accuracy_relu_0.01_40,20_BN_lr=0.1_Momentum_iters=12_batch-size=50_eval-interval=4"
+        "_source=sample_seed3.png"
+    )
 
 
 def test_every_shown_setting_is_a_flag_with_its_default_in_the_help():
@@ -96,7 +112,20 @@ def test_a_read_only_out_is_refused_before_training(tmp_path):
         proc = _cli("run", "--out", str(folder))
     finally:
         folder.chmod(0o700)
-    assert proc.returncode == 2 and "cannot write there" in proc.stderr
+    assert proc.returncode == 4 and "cannot write in" in proc.stderr
+    assert "Generation" not in proc.stdout
+
+
+def test_a_full_disk_is_refused_before_training(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "course_lib", "run", "--out", str(tmp_path / "figs")],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)),
+    )
+    assert proc.returncode == 4, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "cannot write in" in line
     assert "Generation" not in proc.stdout
 
 
@@ -105,9 +134,32 @@ def test_a_second_run_does_not_overwrite_the_first_figure(tmp_path):
         assert main(["run", "--iters", "20", "--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.glob("*.png"))
     assert names == [
-        "accuracy_relu_0.01_40,20_lr=0.1_seed0 (2).png",
-        "accuracy_relu_0.01_40,20_lr=0.1_seed0.png",
+        "accuracy_relu_0.01_40,20_lr=0.1_iters=20_seed0 (2).png",
+        "accuracy_relu_0.01_40,20_lr=0.1_iters=20_seed0.png",
     ]
+
+
+def test_figures_made_at_once_never_overwrite_each_other(tmp_path):
+    # Two runs with the same settings into one folder: each figure gets its own file,
+    # and checking the folder leaves nothing behind that another run could trip over.
+    saved, errors = [], []
+
+    def save(k):
+        try:
+            _writable_folder(tmp_path)
+            saved.append(save_new(tmp_path / "accuracy.png", f"figure {k}".encode()))
+        except Exception as exc:  # reported below, with the thread's own error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(saved)) == 16 and len(list(tmp_path.iterdir())) == 16
+    contents = sorted(path.read_bytes() for path in saved)
+    assert contents == sorted(f"figure {k}".encode() for k in range(16))
 
 
 def test_a_run_shorter_than_the_eval_interval_is_still_evaluated(tmp_path, capsys):
@@ -159,12 +211,73 @@ def test_notebooks_copies_without_overwriting(tmp_path, capsys):
     copied = sorted(p.name for p in dest.glob("*.ipynb"))
     assert copied and copied[0].startswith("01_")
     edited = dest / copied[0]
-    edited.write_text("my edits")
+    nb = json.loads(edited.read_text())
+    nb["cells"][0]["source"] = "my edits"
+    edited.write_text(json.dumps(nb))
+    mine = edited.read_bytes()
     capsys.readouterr()
     assert main(["notebooks", str(dest)]) == 0
     out = capsys.readouterr().out
     assert f"kept   {copied[0]}" in out
-    assert edited.read_text() == "my edits"
+    assert edited.read_bytes() == mine
+    assert sorted(p.name for p in dest.iterdir()) == copied  # no temporary files left
+
+
+def test_a_broken_copy_is_replaced_and_kept_beside_it(tmp_path, capsys):
+    dest = tmp_path / "course"
+    assert main(["notebooks", str(dest)]) == 0
+    name = sorted(p.name for p in dest.glob("*.ipynb"))[-1]
+    cut = (dest / name).read_bytes()[:16_384]  # a copy cut short by a full disk
+    (dest / name).write_bytes(cut)
+    capsys.readouterr()
+    assert main(["notebooks", str(dest)]) == 0
+    out = capsys.readouterr().out
+    stem = name.removesuffix(".ipynb")
+    assert f"replaced {name}: your copy was not a valid notebook" in out
+    assert f"kept as '{stem} (broken copy).txt'" in out
+    assert coursework.is_changed(coursework.read_notebook(dest / name)) is False
+    assert (dest / f"{stem} (broken copy).txt").read_bytes() == cut
+
+
+def test_a_full_disk_while_copying_leaves_no_broken_notebook(tmp_path):
+    # Room for every notebook but the largest: the copies before it are made, it is
+    # refused, and no cut copy or temporary file is left behind.
+    shipped = coursework.find_notebooks()
+    sizes = [path.stat().st_size for path in shipped]
+    fit = [path.name for path in shipped[: sizes.index(max(sizes))]]
+    dest = tmp_path / "course"
+    cmd = [sys.executable, "-m", "course_lib", "notebooks", str(dest)]
+    limit = max(sizes) - 1
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert "cannot write" in proc.stderr.strip().splitlines()[-1]
+    assert proc.stdout.splitlines() == [f"copied {name}" for name in fit]
+    assert sorted(path.name for path in dest.iterdir()) == fit
+    for path in dest.iterdir():
+        assert coursework.is_changed(coursework.read_notebook(path)) is False
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert len(list(dest.glob("*.ipynb"))) == len(shipped)
+
+
+def test_notebooks_into_a_file_says_so(tmp_path):
+    a_file = tmp_path / "course"
+    a_file.write_text("mine")
+    proc = _cli("notebooks", str(a_file))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert f"{a_file} is a file, not a folder" in line and "Errno" not in line
+    assert a_file.read_text() == "mine"
+
+
+def test_the_help_names_every_exit_code():
+    text = " ".join(build_parser().format_help().split())
+    for code in ("0 ", "1 a notebook failed", "2 bad input", "4 cannot write", "130"):
+        assert code in text, code
 
 
 def test_a_bad_jobs_for_reproduce_is_one_line_and_writes_nothing(tmp_path):

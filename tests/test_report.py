@@ -1,5 +1,6 @@
 """reproduce(): notebooks executed headless, runs read back from them, report written."""
 
+import hashlib
 import json
 import os
 import signal
@@ -8,14 +9,16 @@ import sys
 import time
 
 import nbformat
+import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_lib import coursework
+from course_lib.__main__ import main
 from course_lib.config import RunConfig
 from course_lib.history import HISTORY_MIME, History
-from course_lib.report import OutputFolderError, reproduce, run_rows
-from course_lib.results import notebook_runs
+from course_lib.report import OutputFolderError, reproduce
+from course_lib.results import notebook_runs, run_rows, table
 
 SETUP = (
     "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
@@ -46,6 +49,21 @@ def books(tmp_path):
     return folder
 
 
+def _digests(folder):
+    """{path inside folder: SHA-256} of every file: "exactly as it was" in one value."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _row(text, name):
+    """The line of the Notebooks table for notebook file ``name``."""
+    (line,) = [line for line in text.splitlines() if line.startswith(f"| {name} |")]
+    return line
+
+
 def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_path):
     _notebook(
         books / "01_tiny.ipynb",
@@ -57,7 +75,12 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
         "c = run(get_preset('sigmoid_0.01').config.replace(iters_num=30), data)\n"
         "plots.accuracy_figure(c)\nplt.show()\nc",
     )
-    _notebook(books / "02_tiny.ipynb", "print('second')")
+    # The seed's explicit loop blew up at its second iteration: diverged, NaN as null.
+    blown_up = (
+        "from course_lib.history import History\nfrom course_lib.config import RunConfig\n"
+        "History.from_seed_lists(RunConfig(seed=None), [2.3, float('nan')], [0.1], [0.1], 2)"
+    )
+    _notebook(books / "02_tiny.ipynb", "print('second')", blown_up)
     (books / "not_a_course_notebook.ipynb").write_text("{}")
     out = tmp_path / "out"
     report = reproduce(out_dir=out, source="sample", notebooks=books)
@@ -71,8 +94,11 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
     assert [p.name for p in sorted((out / "figures").glob("*.png"))] == ["01_tiny_01.png"]
     assert "figures/01_tiny_01.png" in text
     runs = json.loads((out / "runs.json").read_text())
-    assert [r["notebook"] for r in runs] == ["01_tiny.ipynb"] * 3
+    assert [r["notebook"] for r in runs] == ["01_tiny.ipynb"] * 3 + ["02_tiny.ipynb"]
     assert runs[2]["config"]["iters_num"] == 30
+    assert runs[3]["losses"] == [2.3, None] and runs[3]["status"] == "diverged"
+    (row,) = [line for line in text.splitlines() if line.startswith("| 02_tiny | ")]
+    assert "- (run diverged)" in row
     assert (out / "01_tiny.ipynb").exists()
 
 
@@ -97,12 +123,49 @@ def test_a_stopped_run_is_not_judged():
 
 
 def test_reproduce_reports_a_failing_notebook(books, tmp_path, capfd):
-    _notebook(books / "01_broken.ipynb", "raise ValueError('boom')")
+    _notebook(books / "01_broken.ipynb", "x = 1", "raise ValueError('boom')")
     with pytest.raises(RuntimeError, match="01_broken"):
         reproduce(out_dir=tmp_path / "out", notebooks=books)
-    assert "failed" in (tmp_path / "out" / "report.md").read_text()
+    row = _row((tmp_path / "out" / "report.md").read_text(), "01_broken.ipynb")
+    assert "failed in cell 2 (`raise ValueError('boom')`): ValueError: boom" in row
     # The kernel's note about its local transport is not printed into the progress bar.
     assert "running over TCP" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_every_kind_of_failing_notebook_is_a_row_and_the_others_are_reported(
+    books, tmp_path, capsys
+):
+    # A dead kernel (os._exit stands in for an out-of-memory kill), a cell that never
+    # ends, a file that is not JSON and an error: each is one row naming the notebook
+    # and the cell, and the good notebook's run is reported as usual.
+    train = "run(get_preset('sigmoid_0.01').config.replace(iters_num=20), data)"
+    _notebook(books / "01_good.ipynb", SETUP, train)
+    _notebook(books / "02_dies.ipynb", "x = 1", "import os\nos._exit(1)")
+    _notebook(books / "03_hangs.ipynb", "import time", "time.sleep(600)", "print('never')")
+    (books / "04_cut.ipynb").write_text('{\n "cells": [\n  {\n   "cell_type": "co')
+    _notebook(books / "05_error.ipynb", "1 / 0")
+    out = tmp_path / "out"
+    code = main(["reproduce", "--notebooks", str(books), "--out", str(out)] + ["--timeout", "5"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("python -m course_lib reproduce: notebooks failed: 02_dies.ipynb, ")
+    text = (out / "report.md").read_text()
+    assert _row(text, "01_good.ipynb").endswith("| 1 | ok |")
+    assert "failed in cell 2 (`import os`): the kernel died" in _row(text, "02_dies.ipynb")
+    hangs = _row(text, "03_hangs.ipynb")
+    assert "failed in cell 2 (`time.sleep(600)`): did not finish within 5 s (--timeout)" in hangs
+    assert "failed: not a valid notebook (" in _row(text, "04_cut.ipynb")
+    assert "failed in cell 1 (`1 / 0`): ZeroDivisionError" in _row(text, "05_error.ipynb")
+    assert len([line for line in text.splitlines() if line.startswith("| 01_good | ")]) == 1
+    assert (out / "02_dies.ipynb").exists() and not (out / "04_cut.ipynb").exists()
+
+
+def test_a_pipe_in_a_notebook_name_stays_in_its_cell_of_the_table(books, tmp_path):
+    _notebook(books / "01_a|b.ipynb", "print(1)")
+    text = reproduce(out_dir=tmp_path / "out", notebooks=books).read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| 01_a")]
+    assert row.startswith("| 01_a\\|b.ipynb | ") and row.count(" | ") == 3
 
 
 def test_find_notebooks_explains_an_empty_folder(tmp_path):
@@ -128,12 +191,68 @@ def test_a_second_reproduce_replaces_only_its_own_files(books, tmp_path):
     _notebook(books / "01_tiny.ipynb", "print(1)")
     out = tmp_path / "out"
     reproduce(out_dir=out, notebooks=books)
+    (out / "figures").mkdir(exist_ok=True)  # no figures: reproduce made no such folder
     (out / "figures" / "mine.png").write_bytes(b"mine")
     (out / "notes.txt").write_text("mine")
     reproduce(out_dir=out, notebooks=books)
     assert (out / "figures" / "mine.png").read_bytes() == b"mine"
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "report.md").exists()
+
+
+def test_files_the_user_changed_in_the_report_are_kept_and_named(books, tmp_path, capsys):
+    figure = "import matplotlib.pyplot as plt\nplt.plot([{}])\nplt.show()"
+    _notebook(books / "01_tiny.ipynb", figure.format(1), figure.format(2))
+    out = tmp_path / "out"
+    reproduce(out_dir=out, notebooks=books)
+    (out / "report.md").write_text("my notes on the report")
+    (out / "figures" / "01_tiny_02.png").write_bytes(b"my drawing")
+    _notebook(books / "01_tiny.ipynb", figure.format(3))  # one figure now
+    capsys.readouterr()
+    report = reproduce(out_dir=out, notebooks=books)
+    printed = capsys.readouterr().out
+    assert (out / "report.md").read_text() == "my notes on the report"
+    assert report == out / "report (2).md" and "![01_tiny_01]" in report.read_text()
+    assert (out / "figures" / "01_tiny_02.png").read_bytes() == b"my drawing"
+    assert "kept report.md (changed since reproduce wrote it; the new one is report (2).md)" in (
+        printed
+    )
+    assert "kept figures/01_tiny_02.png (changed since reproduce wrote it)" in printed
+    # A third run replaces its own "report (2).md" and leaves the user's files alone.
+    assert reproduce(out_dir=out, notebooks=books) == out / "report (2).md"
+    assert (out / "report.md").read_text() == "my notes on the report"
+    assert sorted(p.name for p in out.glob("report*")) == ["report (2).md", "report.md"]
+
+
+def test_a_second_reproduce_into_the_same_folder_refuses_in_one_line(books, tmp_path):
+    flag = tmp_path / "go"
+    started = tmp_path / "started"
+    _notebook(
+        books / "01_wait.ipynb",
+        f"import os, time\nopen(r'{started}', 'w').close()\n"
+        f"while not os.path.exists(r'{flag}'):\n    time.sleep(0.05)",
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "course_lib", "reproduce", "--notebooks", str(books)]
+    first = subprocess.Popen(
+        [*cmd, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run(
+            [*cmd, "--out", str(out)], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        flag.touch()
+    out_text, err_text = first.communicate(timeout=90)
+    assert first.returncode == 0, err_text
+    assert second.returncode == 2 and "Traceback" not in second.stderr
+    (line,) = [line for line in second.stderr.splitlines() if line.strip()]
+    assert f"is being written by another reproduce (pid {first.pid} on " in line
+    assert "started 20" in line and "choose another --out" in line
+    assert (out / "01_wait.ipynb").exists() and (out / "report.md").exists()
 
 
 def test_changed_notebooks_are_named_and_shipped_ones_can_be_run(books, tmp_path, monkeypatch):
@@ -167,14 +286,15 @@ def test_every_shipped_notebook_carries_its_stamp():
 
 
 def test_report_table_escapes_pipes():
-    from course_lib.report import _table
-
     row = {"notebook": "04", "our check": "|dW1|/|dW6| < 1e-6", "agrees": "yes", "_agrees": True}
-    line = _table([row]).splitlines()[-1]
+    line = table(["notebook", "our check", "agrees"], [row]).splitlines()[-1]
     assert "\\|dW1\\|" in line and line.count(" | ") == 2
 
 
-def test_two_kernels_at_once_give_the_report_of_one_at_a_time(books, tmp_path, monkeypatch):
+@pytest.mark.slow
+def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
+    books, tmp_path, monkeypatch
+):
     # Each notebook prints its kernel's process id and BLAS threads, then trains briefly.
     probe = (
         "import os\nfrom threadpoolctl import threadpool_info\n"
@@ -184,17 +304,24 @@ def test_two_kernels_at_once_give_the_report_of_one_at_a_time(books, tmp_path, m
         train = f"run(get_preset('relu_0.01').config.replace(iters_num=20, seed={k}), data)"
         _notebook(books / f"0{k}_tiny.ipynb", SETUP, probe, train)
     reports = {}
-    for jobs in (1, 2):
-        if jobs == 2:  # reproduce itself gives each of two kernels one BLAS thread
-            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    for jobs, user_threads in ((1, None), (2, "2")):
+        # Neither --jobs, nor the core count, nor the user's own setting changes the count.
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+            if user_threads is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, user_threads)
         out = tmp_path / f"out{jobs}"
-        reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs)
+        text = reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs).read_text()
         runs = json.loads((out / "runs.json").read_text())
         reports[jobs] = [(r["notebook"], r["config"]["seed"], r["test_acc"]) for r in runs]
         executed = [nbformat.read(out / f"0{k}_tiny.ipynb", 4) for k in range(1, 4)]
         printed = [nb.cells[1].outputs[0]["text"].split(" ", 1) for nb in executed]
         assert len({pid for pid, _ in printed}) == 3  # a fresh kernel each
         assert all(threads.strip() == "[1]" for _, threads in printed), printed
+        assert "each in a fresh kernel with 1 BLAS thread" in text
+        assert f"numpy {np.__version__}" in text and "course_lib 0.1.0" in text
+        assert "python 3." in text and "blas: openblas" in text.lower()
     assert reports[1] == reports[2]
     assert [(n, seed) for n, seed, _ in reports[2]] == [
         ("01_tiny.ipynb", 1),
@@ -212,15 +339,18 @@ def test_a_bad_jobs_value_is_refused_before_anything_is_written(books, tmp_path,
     assert not out.exists()
 
 
-def test_ctrl_c_stops_the_running_kernels_and_leaves_a_reusable_folder(books, tmp_path):
+def test_ctrl_c_stops_the_running_kernels_and_keeps_the_previous_report(books, tmp_path):
     # Two notebooks running at once, each stuck in a long cell: Ctrl-C interrupts both
-    # kernels at once, starts the third not at all, and writes nothing.
+    # kernels at once, starts the third not at all, and changes nothing.
+    out = tmp_path / "out"
+    _notebook(books / "01_slow.ipynb", "print('the previous report')")
+    reproduce(out_dir=out, notebooks=books)
+    before = _digests(out)
     pids = tmp_path / "pids"
     pids.mkdir()
     for k in range(1, 4):
         started = f"import os, time\nopen(r'{pids}/{k}', 'w').write(str(os.getpid()))"
         _notebook(books / f"0{k}_slow.ipynb", started, "time.sleep(120)")
-    out = tmp_path / "out"
     env = {**os.environ, "COURSE_LIB_MNIST_SOURCE": "sample"}
     cmd = [sys.executable, "-m", "course_lib", "reproduce", "--notebooks", str(books)]
     proc = subprocess.Popen(
@@ -249,4 +379,5 @@ def test_ctrl_c_stops_the_running_kernels_and_leaves_a_reusable_folder(books, tm
             time.sleep(0.1)
         else:
             pytest.fail(f"kernel {pid} still runs after Ctrl-C")
-    assert list(out.iterdir()) == []  # nothing half-written; the next run may use it
+    assert _digests(out) == before  # the previous report exactly as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nbs", "out", "pids"]  # no leftovers
