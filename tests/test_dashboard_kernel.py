@@ -84,12 +84,11 @@ def test_every_widget_message_comes_from_the_main_thread_while_its_request_is_bu
     for code in _cells():
         kernel.execute(code)
     run, stop = kernel.find("course-run-button"), kernel.find("course-stop-button")
-    iterations = kernel.find("course-setting-iters-num")
-    overlay = kernel.find("course-overlay-box")
-    status, message = kernel.find("course-status-line"), kernel.find("course-message-box")
-    table = kernel.find("course-table")
+    iterations, preset = kernel.find("course-setting-iters-num"), kernel.find("course-preset")
+    activation = kernel.find("course-setting-activation")
+    status, table = kernel.find("course-status-line"), kernel.find("course-table")
 
-    kernel.set_value(iterations, 1_000_000)
+    kernel.set_value(iterations, "1000000")
     run_request = kernel.click(run)
 
     def running_past(iteration):
@@ -100,17 +99,19 @@ def test_every_widget_message_comes_from_the_main_thread_while_its_request_is_bu
         return check
 
     kernel.wait_for(running_past(450), 120, "a run past iteration 450")
-    kernel.set_value(overlay, False)  # a control changed during the run
+    # A preset chosen during the run (a browser sends the option's index): it fills the
+    # controls at once, and the run goes on with its own settings.
+    kernel.send_comm(preset, {"method": "update", "state": {"index": 6}, "buffer_paths": []})
     queued = kernel.client.execute("queued = 6 * 7")  # a cell run during the run
     kernel.wait_for(running_past(650), 60, "the run going on after the changes")
     stop_pressed = time.perf_counter()
     kernel.click(stop)
     kernel.wait_for(
-        lambda m: "stopping" in value_updates(m, message).get("value", ""), 30, "Stop heard"
+        lambda m: "stopping" in value_updates(m, status).get("value", ""), 30, "Stop heard"
     )
     heard = time.perf_counter() - stop_pressed
     kernel.wait_for(
-        lambda m: 'data-run-status="stopped"' in value_updates(m, status).get("value", ""),
+        lambda m: "stopped at iteration" in value_updates(m, status).get("value", ""),
         30,
         "the run stopped",
     )
@@ -134,3 +135,4 @@ def test_every_widget_message_comes_from_the_main_thread_while_its_request_is_bu
     assert heard < STOP_HEARD_WITHIN
     assert len(images) >= 3, "the curves did not update during the run"
     assert live_tables, "the table did not show the run while it trained"
+    assert kernel.widgets()[activation]["index"] == 1, "the preset did not fill the controls"
