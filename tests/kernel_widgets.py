@@ -50,6 +50,7 @@ class WidgetKernel:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=120)
         self.messages = []  # (arrival time, IOPub message), in order
+        self.subshell = None  # where widget messages go: the main shell, or this subshell
         self.execute(RECORD_THREADS)
 
     def close(self):
@@ -66,22 +67,18 @@ class WidgetKernel:
         self.messages.append((time.perf_counter(), message))
         return message
 
-    def wait_for(self, predicate, timeout, what):
-        """Read IOPub until ``predicate(message)`` is true; that message."""
+    def wait_for(self, predicate, timeout, what, since=0):
+        """The first IOPub message from the ``since``-th on with ``predicate(message)``,
+        reading more until ``timeout`` seconds have passed."""
         deadline = time.perf_counter() + timeout
-        for _, message in self.messages[self._checked :]:
-            self._checked += 1
+        for _, message in self.messages[since:]:
             if predicate(message):
                 return message
         while time.perf_counter() < deadline:
             message = self._receive(timeout=max(0.0, deadline - time.perf_counter()))
-            if message is not None:
-                self._checked = len(self.messages)
-                if predicate(message):
-                    return message
+            if message is not None and predicate(message):
+                return message
         raise AssertionError(f"no {what} within {timeout} s")
-
-    _checked = 0
 
     def wait_idle(self, msg_id, timeout=120):
         """Wait until the request ``msg_id`` has been handled (its 'idle' status)."""
@@ -107,9 +104,20 @@ class WidgetKernel:
         self.wait_idle(msg_id, timeout)
         return reply
 
+    def comms_over_a_subshell(self):
+        """Send widget messages to a subshell from now on, as JupyterLab 4.6 does by default
+        with a kernel that has subshells (its setting commsOverSubshells: perCommTarget)."""
+        request = self.client.session.msg("create_subshell_request", {})
+        self.client.control_channel.send(request)
+        reply = self.client.get_control_msg(timeout=30)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        self.subshell = reply["content"]["subshell_id"]
+
     def send_comm(self, comm_id, data):
         """A comm message as a browser's widget manager sends it; its msg_id."""
         message = self.client.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        if self.subshell is not None:
+            message["header"]["subshell_id"] = self.subshell
         self.client.shell_channel.send(message)
         return message["header"]["msg_id"]
 

@@ -1,13 +1,14 @@
 """Widget events heard while a run trains inside the Run button's handler (ipykernel 6, 7).
 
-The widget messages (Stop, a changed control) go to their handlers at once, on the main
-thread, while the Run click's request is still busy: Colab shows only widget updates sent
-so (googlecolab/colabtools#3373). Other requests (a cell to run) go back to the kernel when
-the run ends. Not jupyter-ui-poll: under ipykernel 6 it runs the handlers on a thread of
-its own, and it fails under ipykernel 7.
+The widget messages (Stop, a changed control) go to their handlers at once, on the thread
+of the click (the main one; under JupyterLab 4.6 and ipykernel 7, widget messages go to a
+subshell), while its request is busy: Colab shows only widget updates sent so (colabtools
+#3373). Other requests go back to the kernel when the run ends. Not jupyter-ui-poll: under
+ipykernel 6 it runs the handlers on a thread of its own, and it fails under ipykernel 7.
 """
 
 import asyncio
+import threading
 
 import zmq
 from IPython import get_ipython
@@ -23,8 +24,10 @@ class KernelEvents:
         self._kernel = kernel = getattr(get_ipython(), "kernel", None)
         self._socket, self._later = None, []
         channel = getattr(kernel, "shell_channel_thread", None)
-        if channel is not None:  # ipykernel 7: the shell channel thread forwards them here
-            self._socket = channel.manager.get_shell_channel_to_subshell_pair(None).to_socket
+        if channel is not None:  # ipykernel 7: forwarded to the thread of the click's shell
+            self._subshell = channel.manager.subshell_id_from_thread_id(threading.get_ident())
+            pair = channel.manager.get_shell_channel_to_subshell_pair(self._subshell)
+            self._socket = pair.to_socket
         elif hasattr(kernel, "shell_stream"):  # ipykernel 6
             self._socket = kernel.shell_stream.socket
 
@@ -51,6 +54,6 @@ class KernelEvents:
         kernel, later, self._later = self._kernel, self._later, []
         for frames in later:
             if hasattr(kernel, "shell_main"):  # ipykernel 7: they queue behind the click
-                asyncio.ensure_future(kernel.shell_main(None, frames))
+                asyncio.ensure_future(kernel.shell_main(self._subshell, frames))
             else:
                 kernel.schedule_dispatch(kernel.dispatch_shell, frames)
