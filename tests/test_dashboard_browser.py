@@ -28,6 +28,9 @@ NOTEBOOK = ROOT / "notebooks" / "05_instructor_dashboard.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SERVER_START_TIMEOUT = 60
 RUN_TIMEOUT_MS = 180_000
+# The legends' height in the curves' own pixels (course_lib/dashboard/figures.py: 8.33 pt
+# at 110 dpi).
+LEGEND_PIXELS = 8.33 * 110 / 72
 
 pytestmark = pytest.mark.browser
 
@@ -119,6 +122,34 @@ def _run_preset(page, label, runs_before):
     return float(status.get_attribute("data-final-test-acc"))
 
 
+def _box(page, selector):
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box
+
+
+def _check_projector_screen(page):
+    """At 1280 x 720 with the file browser open, the controls and the curves fit the screen,
+    none cut off on the right, and the curves are shown at (nearly) their own size, so the
+    legends stay at least 12 pixels high."""
+    page.locator(".course-dashboard").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    visible = _box(page, ".jp-NotebookPanel .jp-WindowedPanel-outer")
+    bottom, right = visible["y"] + visible["height"], visible["x"] + visible["width"]
+    first = _box(page, ".course-preset")
+    curves = _box(page, ".course-dashboard img")
+    assert first["y"] >= visible["y"] - 1 and curves["y"] + curves["height"] <= bottom + 1, (
+        f"controls from y={first['y']:.0f} and curves to "
+        f"y={curves['y'] + curves['height']:.0f} do not fit the notebook's {visible}"
+    )
+    for control in page.locator("[class*='course-setting-']").all():
+        box = control.bounding_box()
+        assert box["x"] + box["width"] <= right + 1, f"a control is cut off at {box}"
+    shown, own = page.locator(".course-dashboard img").first.evaluate(
+        "img => [img.clientWidth, img.naturalWidth]"
+    )
+    assert shown / own * LEGEND_PIXELS >= 12, f"curves shown at {shown} of {own} pixels"
+
+
 def test_dashboard_notebook_in_chromium(jupyterlab):
     from playwright.sync_api import sync_playwright
 
@@ -127,7 +158,8 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
     with sync_playwright() as pw:
         chromium = browser.launch(pw)
         try:
-            page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+            # A projector's screen; JupyterLab opens with its file browser shown.
+            page = chromium.new_page(viewport={"width": 1280, "height": 720})
             page.goto(f"{jupyterlab['url']}/lab/tree/{NOTEBOOK.name}?token={jupyterlab['token']}")
             page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
             # The Japanese prose must be there (and, in the screenshot, readable).
@@ -146,12 +178,25 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
 
                 rows = page.locator(".course-runs tbody tr")
                 assert rows.count() == 2
-                assert rows.nth(0).get_attribute("data-final-test-acc") == f"{sigmoid:.3f}"
+                assert f"<td>{sigmoid:.3f}</td>" in rows.nth(0).inner_html()
                 assert rows.nth(1).get_attribute("data-status") == "completed"
                 assert sigmoid < 0.2, f"sigmoid / 0.01 reached {sigmoid}"
                 assert relu >= 0.9, f"relu / He reached only {relu}"
-                # The curves are drawn (an <img> with a PNG from the kernel).
+                # The curves are drawn (an <img> with a PNG from the kernel), with a caption.
                 assert page.locator(".course-dashboard img").first.is_visible()
+                assert page.get_by_text("Run #2 (relu / He [40,20] lr=0.1)").is_visible()
+                _check_projector_screen(page)
+                page.screenshot(path=ARTIFACTS / "dashboard_1280x720.png")
+
+                # Stop, pressed in the browser during a long run, is heard.
+                page.locator(".course-setting-iters-num input").fill("1000000")
+                page.locator(".course-setting-iters-num input").press("Enter")
+                page.locator(".course-run-button").click()
+                page.locator('.course-status[data-state="running"]').wait_for()
+                page.locator(".course-stop-button").click()
+                stopped = page.locator('.course-status[data-state="finished"][data-runs="3"]')
+                stopped.wait_for(timeout=30_000)
+                assert "stopped at iteration" in stopped.inner_text()
             finally:
                 try:
                     page.locator(".course-dashboard").first.scroll_into_view_if_needed(

@@ -1,325 +1,265 @@
 """The instructor dashboard: change the network live and watch it learn.
 
-``dashboard()`` returns one widget; display it as a cell's value. It wires four parts:
-the form (controls <-> RunConfig, ``form.py``), the runner (a background thread that
-trains, ``runner.py``), the run log (finished runs behind a lock, ``runlog.py``) and live
-plots (``liveplot.py``). Every run goes through ``training.run()`` and every figure
-through ``plots``: no second training loop, no second figure style.
+Run trains in its button's handler through ``training.run()``, hearing the widget events
+that came meanwhile at every evaluation (``events.py``): every widget update leaves the
+kernel's main thread while the request that caused it is busy, as Colab needs."""
 
-Threads: the runner calls this dashboard's listener methods (``loading`` ...
-``ended``) from its own thread; the buttons' handlers run on the kernel's main thread.
-What both touch is guarded: the run log has its own lock, figures are drawn under
-``_draw_lock``, the table is rendered from the log under ``_table_lock``, and the main
-thread sees a live run only through ``live``, a snapshot published whole.
-"""
-
-import threading
+import functools
+import html
+import math
 import time
 import traceback
 
 import ipywidgets as widgets
 
-from course_lib.config import DATASET_NAMES, settings
+from course_lib import plots
+from course_lib.config import DATASET_NAMES, SettingError, distinct_labels, settings
+from course_lib.dashboard.events import KernelEvents
+from course_lib.dashboard.figures import Panel
 from course_lib.dashboard.form import CUSTOM_PRESET, InputError, RunForm
-from course_lib.dashboard.panels import Panels
-from course_lib.dashboard.runlog import RunLog
-from course_lib.dashboard.runner import Runner
-from course_lib.dashboard.views import (
-    finished_status,
-    message_html,
-    running_text,
-    status_html,
-    table_html,
-)
 from course_lib.data.mnist import load_mnist
+from course_lib.diagnostics import activation_snapshot
 from course_lib.experiments import BATCHNORM_RUNS, DEEP_RUNS, GRID, PRESETS, SEED_RUNS
-from course_lib.history import History
-from course_lib.validation import SettingError
+from course_lib.training import run
 
 __all__ = ["CUSTOM_PRESET", "Dashboard", "InputError", "dashboard"]
 
 READY = "ready: choose a preset or change the settings, then press Run"
+SNAPSHOT_IMAGES = 1000  # enough for honest activation histograms, few enough to be cheap
+COLOURS = {"error": "#b00020", "info": "#1a5e20", "": "black"}
+COLUMNS = ("run", "settings", "data", "status", "iterations", "final train acc")
+COLUMNS += ("final test acc", "test > 50 % from iter", "time (s)")
+
+
+def fmt(value):
+    """An accuracy with three decimals, or a dash if there is none."""
+    return "–" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _tag(name, text, **attrs):  # data-* attributes let code and browser tests read the state
+    pairs = [f' {k.strip("_").replace("_", "-")}="{html.escape(str(v))}"' for k, v in attrs.items()]
+    return f"<{name}{''.join(pairs)}>{text}</{name}>"
+
+
+def table_html(runs):
+    """The table of runs given as (number, History, seconds so far)."""
+    rows = ""
+    for number, h, seconds in runs:
+        status = f"diverged at {h.diverged_at}" if h.status == "diverged" else h.status
+        status += " (dead ReLUs)" if h.dead_since is not None else ""
+        first = h.first_iter_above(0.5) or "–"
+        values = (f"#{number}", h.label, h.data.get("description"), status, h.iterations_done)
+        values += (fmt(h.final_train_acc), fmt(h.final_test_acc), first, f"{seconds:.1f}")
+        cells = "".join(_tag("td", html.escape(str(v))) for v in values)
+        rows += _tag("tr", cells, data_run=number, data_status=h.status)
+    header = "".join(_tag("th", html.escape(column)) for column in COLUMNS)
+    table = _tag("thead", _tag("tr", header)) + _tag("tbody", rows)
+    return _tag("table", table, class_="course-runs", border=1) if rows else "<i>no runs yet</i>"
 
 
 def _preset_options():
     options = [(f"seed {i}: {PRESETS[n].label}", n) for i, n in enumerate(SEED_RUNS, start=1)]
     options += [(f"grid: {PRESETS[n].label}", n) for n in GRID if n not in SEED_RUNS]
     options += [(f"deep: {PRESETS[n].label}", n) for n in DEEP_RUNS]
-    options += [(f"batch norm: {PRESETS[n].label}", n) for n in BATCHNORM_RUNS]
-    return options
+    return options + [(f"batch norm: {PRESETS[n].label}", n) for n in BATCHNORM_RUNS]
 
 
-def _load(dataset):
-    return load_mnist(normalize=True, one_hot_label=True, dataset=dataset)
+_load = functools.partial(load_mnist, normalize=True, one_hot_label=True)
 
 
 class Dashboard(widgets.VBox):
-    """The dashboard widget, carrying its state.
-
-    For code and tests: ``form`` (its controls: ``form.widget('iters_num')``),
-    ``panels`` (the figures), ``run_log`` (finished runs), ``runner``, ``live``
-    (snapshot of the run in progress), ``message`` and ``message_kind``, ``errors``
-    (exceptions caught), ``redraws`` and ``redraw_time`` (live figure updates of the
-    last run) and ``last_run_seconds`` (from Run to the table).
+    """The dashboard as one widget; display it as the cell's value. Options for tests:
+    ``redraw_every`` (200 iterations at most between live updates), ``loader(dataset)``.
+    State: ``form``, ``runs`` ((number, History, seconds), oldest first), ``running``,
+    ``message``, ``message_kind``, ``errors``, ``redraws``, the panels ``curves`` ...
     """
 
-    def __init__(self, *, redraw_every=200, redraw_seconds=2.0, loader=None):
+    def __init__(self, *, redraw_every=200, loader=None):
         self.redraw_every = redraw_every
-        self.redraw_seconds = redraw_seconds
+        self._load = functools.lru_cache(loader or _load)  # each dataset once (not failures)
         self.form = RunForm(PRESETS, _preset_options())
-        self.run_log = RunLog()
-        self.runner = Runner(loader or _load, listener=self)
-        self.errors = []
-        self.message = ""
-        self.message_kind = ""
-        self.live = None
+        self.runs, self.errors = [], []
+        self.message = self.message_kind = ""
+        self.running = False
         self.redraws = 0
-        self.redraw_time = 0.0
-        self.last_run_seconds = None
-        self._draw_lock = threading.Lock()
-        self._table_lock = threading.Lock()
-        self._pressed = None
-        self._build()
-        self.form.preset.value = SEED_RUNS[0]  # fills the controls
-        self._render_table()
-        self._set_status("idle", READY)
-        # Empty axes now: the first run then only draws its curves onto them.
-        self.panels.draw_curves(History(config=self.form.read()))
-
-    # ----------------------------------------------------------------- layout
-
-    def _build(self):
+        self._count = 0  # runs finished: a run's number, which Clear does not reset
+        self._snapshots = None  # hidden layers' outputs in the last run, for the histograms
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.clear_button = widgets.Button(description="Clear", icon="trash")
-        for name, button in (("run", self.run_button), ("stop", self.stop_button)):
-            button.add_class(f"course-{name}-button")
-        self.clear_button.add_class("course-clear-button")
-        self.overlay = widgets.Checkbox(value=True, description="overlay finished runs")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
-        self.progress.add_class("course-progress")
-        self.status = widgets.HTML()
-        self.status.add_class("course-dashboard-status")
-        self.message_box = widgets.HTML()
-        self.message_box.add_class("course-dashboard-message")
-        self.panels = Panels()
-        self.table = widgets.HTML()
-        self.table.add_class("course-runs-table")
-
+        self.status, self.table = widgets.HTML(), widgets.HTML()
+        self.curves, self.overlay, self.gradients = Panel(2), Panel(2), Panel(2, height=300)
+        self.histograms = Panel(0, height=360)
+        self.extras = widgets.Accordion([self.gradients.box, self.histograms.box])
+        self.extras.selected_index = None
+        self.extras.set_title(0, "gradient flow of the last run")
+        self.extras.set_title(1, "activation histograms of the last run")
+        buttons = [self.run_button, self.stop_button, self.clear_button]
+        for widget, name in zip(buttons, ("run", "stop", "clear"), strict=True):
+            widget.add_class(f"course-{name}-button")
+        self.status.add_class("course-status-line")
+        self.table.add_class("course-table")
         self.run_button.on_click(self._guarded(self._on_run))
         self.stop_button.on_click(self._guarded(self._on_stop))
         self.clear_button.on_click(self._guarded(self._on_clear))
-        self.overlay.observe(self._guarded(lambda change: self._draw_overlay()), names="value")
-        self.panels.extras.observe(
-            self._guarded(lambda change: self.panels.draw_extras()), "selected_index"
-        )
-
-        buttons = widgets.HBox([self.run_button, self.stop_button, self.clear_button, self.overlay])
-        super().__init__(
-            children=[
-                widgets.HTML("<h3>Vanishing gradients: instructor dashboard</h3>"),
-                self.form.box,
-                self.form.note,
-                buttons,
-                widgets.HBox([self.progress, self.status]),
-                self.message_box,
-                self.panels.curves,
-                self.panels.overlay,
-                self.panels.extras,
-                self.table,
-            ],
-            layout=widgets.Layout(width="100%"),
-        )
+        self.extras.observe(self._guarded(self._draw_extras), "selected_index")
+        parts = [self.form.box, widgets.HBox(buttons), self.status]
+        super().__init__([*parts, self.curves.box, self.overlay.box, self.table, self.extras])
         self.add_class("course-dashboard")
+        self.form.preset.value = SEED_RUNS[0]  # fills the controls
+        self._on_clear()
 
-    # ------------------------------------------------------------ messages
-
-    def _guarded(self, handler):
-        """Wrap a widget callback so that an exception is shown, not only logged."""
-
-        def wrapper(*args, **kwargs):
+    def _guarded(self, handler):  # an exception in a handler is shown, not only logged
+        def wrapper(*args):
             try:
-                return handler(*args, **kwargs)
-            except Exception as exc:
-                self._show_exception(exc)
+                handler(*args)
+            except Exception as exc:  # a bug of ours: said, and the dashboard goes on
+                self.errors.append(exc)
+                self._say("error", f"error: {type(exc).__name__}: {exc}", "error")
+                traceback.print_exc()  # into the kernel's log, for whoever fixes it
 
         return wrapper
 
-    def _show_exception(self, exc):
-        self.errors.append(exc)
-        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        self._set_message(f"error: {type(exc).__name__}: {exc}", "error", detail=detail)
-
-    def _set_message(self, text, kind="info", detail=None):
-        self.message = text
-        self.message_kind = kind if text else ""
-        self.message_box.value = message_html(text, kind, detail)
-
-    def _set_status(self, state, text, **attrs):
-        self.status.value = status_html(state, text, len(self.run_log), **attrs)
-
-    def _set_running(self, running):
-        self.run_button.disabled = running
-        self.stop_button.disabled = not running
-
-    # ------------------------------------------------------------ the buttons
-
-    @property
-    def is_running(self):
-        """True while a run (or the loading of its data) is in progress."""
-        return self.runner.is_running
+    def _say(self, state, text, kind="", **attrs):
+        """The status line: ``state`` (idle, loading, running, finished, error), ``text``."""
+        self.message, self.message_kind = text, kind
+        attrs.update(data_state=state, data_runs=len(self.runs), data_kind=kind)
+        attrs["style"] = f"color:{COLOURS[kind]}; font-weight:{'bold' if kind else 'normal'}"
+        self.status.value = _tag("span", html.escape(text), class_="course-status", **attrs)
 
     def _on_run(self, _button=None):
-        if self.runner.stopping:
-            self.runner.wait(10)  # Stop is heard at the next evaluation: moments away
-        if self.runner.is_running:
-            self._set_message(
-                "a run is already going: wait for it or press Stop before starting another",
-                "warning",
-            )
+        if self.running:  # Run is disabled then; a click from code starts nothing
             return
         try:
             config = self.form.read()
         except InputError as exc:
-            self._set_message(str(exc), "error")
-            return
-        self._set_message("")
-        self._pressed = time.perf_counter()
+            return self._say("error", str(exc), "error")
+        self._hear = KernelEvents()
+        self._stop = False
         self._set_running(True)
-        if not self.runner.start(config):
-            self._set_message("a run is already going", "warning")
+        try:
+            self._train(config)
+        finally:
+            self._set_running(False)
+            self._hear.close()  # the requests that came meanwhile
+
+    def _set_running(self, running):
+        self.running = self.run_button.disabled = self.clear_button.disabled = running
+        self.stop_button.disabled = not running
 
     def _on_stop(self, _button=None):
-        if not self.runner.is_running:
-            self._set_message("nothing is running", "info")
-            return
-        self.runner.stop()
-        self._set_message("stopping at the next evaluation…", "info")
+        if self.running:
+            self._stop = self.stop_button.disabled = True
+            self._say("running", "stopping at the next evaluation…", "info")
 
     def _on_clear(self, _button=None):
-        count = self.run_log.clear()
-        self._render_table()
-        self._draw_overlay()
-        if not self.runner.is_running:
-            self.panels.draw_curves(History(config=self._config_or_none()))
-            self.panels.reset_extras()
-            self.progress.value = 0
-            self._set_status("idle", READY)
-        self._set_message(f"cleared {count} run{'s' if count != 1 else ''}", "info")
+        if self.running:  # Clear is disabled then; a click that was on its way does nothing
+            return
+        cleared = f"cleared {len(self.runs)} runs; " if self.runs else ""
+        self.runs.clear()
+        self._say("idle", cleared + READY)
+        self.table.value = table_html(self.runs)
+        for panel in (self.curves, self.overlay, self.gradients, self.histograms):
+            panel.hide("<i>no run yet</i>" if panel is not self.overlay else "")
 
-    def _config_or_none(self):
+    def _train(self, config):
+        self._started = time.perf_counter()
+        self.redraws = self._drawn_at = self._shown_at = 0
+        name = DATASET_NAMES.get(config.dataset, config.dataset)
+        self._say("loading", f"loading {name}…")
         try:
-            return self.form.read()
-        except InputError:
-            return None
+            data = self._load(dataset=config.dataset)
+        except Exception as exc:  # the user's to read: no network, a dataset not here
+            return self._say("error", f"could not load {name}: {exc}", "error")
+        images = data[1][0][:SNAPSHOT_IMAGES]
+        try:
+            network = config.build_network_for(data)
+            snapshots = {"initialisation": activation_snapshot(network, images)}
+            history = run(config, data, network=network, callback=self._evaluated)
+        except (MemoryError, ValueError) as exc:  # too large a network or batch for the data
+            named = isinstance(exc, SettingError)
+            text = (
+                exc.named(settings(all_fields=True)[exc.name].label) if named else f"not run: {exc}"
+            )
+            return self._say("error", text, "error")
+        if history.status != "diverged":
+            after = f"after {history.iterations_done} iterations"
+            snapshots[after] = activation_snapshot(network, images)
+        self._count += 1
+        self.runs.append((self._count, history, time.perf_counter() - self._started))
+        self._snapshots = snapshots
+        self._finished(*self.runs[-1])
 
-    def run(self, wait=True, timeout=None):
-        """Press Run from code; with wait=True return when the run has ended."""
-        self.run_button.click()
-        if wait:
-            self.wait(timeout)
-        return self
-
-    def wait(self, timeout=None):
-        """Block until the current run (if any) has ended; True if none is left running."""
-        return self.runner.wait(timeout)
-
-    # ---------------------------------------- the runner's listener (its thread)
-
-    def loading(self, config):
-        self.live = None
-        self.redraws = 0
-        self.redraw_time = 0.0
-        self.progress.value = 0
-        self._set_running(True)
-        self._set_status("loading", f"loading {DATASET_NAMES.get(config.dataset)}…")
-
-    def started(self, config, data):
-        self.progress.max = config.iters_num
-        description = getattr(data, "description", None) or DATASET_NAMES[config.dataset]
-        self._set_status("running", f"running {config.label} on {description}…")
-        self._last_redraw = (0, time.perf_counter())
-        self._last_progress = 0.0
-
-    def evaluated(self, history):
+    def _evaluated(self, history):
+        """train()'s callback: hear the widget events, show the progress, go on or stop."""
+        self._hear()
         it = history.eval_iters[-1]
-        now = time.perf_counter()
-        last_it, last_time = self._last_redraw
-        due = it - last_it >= self.redraw_every or now - last_time >= self.redraw_seconds
-        if due and it < history.iters_num:  # the end is drawn once the run returns
-            self.live = history.snapshot()  # published whole: the main thread reads it
-            self.panels.draw_curves(self.live)
-            if self.overlay.value and len(self.run_log):
-                self._draw_overlay()
+        live = (self._count + 1, history, time.perf_counter() - self._started)
+        # Drawn so that the next evaluation would be more than redraw_every iterations on.
+        due = it + history.config.eval_interval - self._drawn_at > self.redraw_every
+        if due and it < history.iters_num and not self._stop:  # the end is drawn at the end
+            self._draw_curves(*live)
+            self.table.value = table_html([*self.runs, live])
             self.redraws += 1
-            self._last_redraw = (it, time.perf_counter())
-            self.redraw_time += self._last_redraw[1] - now
-        if now - self._last_progress >= 0.1:
-            self.progress.value = it
-            self._set_status("running", running_text(history))
-            self._last_progress = now
+            self._drawn_at = it
+        if live[2] - self._shown_at >= 0.1 and not self._stop:
+            text = f"run #{live[0]} at iteration {it} / {history.iters_num}: test accuracy "
+            text += f"{fmt(history.test_acc[-1])}, {live[2]:.1f} s, on "
+            self._say("running", text + history.data.get("description", ""))
+            self._shown_at = live[2]
+        return not self._stop
 
-    def finished(self, history, seconds, snapshots):
-        run = self.run_log.add(history, seconds)
-        self.live = None
-        self.progress.value = history.iterations_done
-        self.panels.draw_curves(history)
+    def _finished(self, number, h, seconds):
+        self._draw_curves(number, h, seconds)
         self._draw_overlay()
-        self.panels.show_extras_of(history, snapshots)
-        self._render_table()
-        if history.status == "diverged":
-            self._set_message(history.message, "error")
-        elif history.message:
-            kept = f": kept as run #{run.number} with what it learned so far"
-            stopped = history.status == "stopped"
-            self._set_message(history.message + (kept if stopped else ""), "info")
-        if self._pressed is not None:
-            self.last_run_seconds = time.perf_counter() - self._pressed
-        self.status.value = finished_status(run, len(self.run_log))
+        self._draw_extras()
+        self.table.value = table_html(self.runs)
+        text = f"run #{number} {h.status} on {h.data.get('description')}: final test accuracy "
+        text += f"{fmt(h.final_test_acc)}, train {fmt(h.final_train_acc)}, {seconds:.1f} s"
+        if h.status == "stopped":
+            text += f"; stopped at iteration {h.iterations_done}, kept with what it learned"
+        kind = "error" if h.status == "diverged" else "info" if h.message else ""
+        message = f"; {h.message}" if h.message and h.status != "stopped" else ""
+        self._say("finished", text + message, kind, data_final_test_acc=fmt(h.final_test_acc))
 
-    def failed(self, exc, config, loading):
-        self.live = None
-        if loading:
-            dataset = DATASET_NAMES.get(config.dataset)
-            self._set_message(f"could not load {dataset}: {exc}", "error")
-        elif isinstance(exc, SettingError):
-            self._set_message(exc.named(settings(all_fields=True)[exc.name].label), "error")
-        elif isinstance(exc, (MemoryError, OSError, ValueError)):
-            # The user's to read (too large a network, data that cannot be loaded).
-            self._set_message(f"not run: {exc}", "error")
-        else:
-            self._show_exception(exc)
-        self._set_status("error", "not run: see the message below")
-
-    def cancelled(self, config):
-        self._set_status("idle", f"stopped while loading {DATASET_NAMES.get(config.dataset)}")
-        self._set_message("stopped before training began; the data goes on loading", "info")
-
-    def ended(self):
-        self.live = None
-        self._set_running(False)
+    def _draw_curves(self, number, history, _seconds):
+        self.curves.clear()
+        acc, loss = self.curves.axes
+        plots.accuracy_figure(history, title=f"run #{number}: accuracy", ax=acc)
+        plots.loss_figure(history, ax=loss)
+        # From 0 to at least 2.5 (guessing costs ln 10), growing only: live updates are cheap.
+        loss.set_ylim(0, max(2.5, math.ceil(max(history.losses, default=0) * 2.04) / 2))
+        text = f"Run #{number} ({html.escape(history.label)}): training-set and test-set "
+        text += f"accuracy (left) and training loss (right) to iteration {history.iterations_done}"
+        self.curves.show(f"{text}; test accuracy {fmt(history.final_test_acc)}.")
 
     def _draw_overlay(self):
-        runs = self.run_log.runs()
-        histories = [run.history for run in runs]
-        labels = [run.label for run in runs]
-        live = self.live
-        if live is not None:
-            histories.append(live)
-            labels.append(f"(running) {live.label}")
-        self.panels.draw_overlay(histories, labels, show=self.overlay.value)
+        if len(self.runs) < 2:  # nothing to compare yet
+            return self.overlay.hide()
+        self.overlay.clear()
+        histories = [h for _, h, _ in self.runs]
+        short = distinct_labels([h.config for h in histories])
+        labels = [f"#{n} {label}" for (n, _, _), label in zip(self.runs, short, strict=True)]
+        for ax, metric in zip(self.overlay.axes, ("test", "train"), strict=True):
+            plots.overlay_figure(histories, metric=metric, labels=labels, ax=ax)
+        runs = html.escape(", ".join(f"#{n} {h.label}" for n, h, _ in self.runs))
+        self.overlay.show(f"Test-set (left) and training-set (right) accuracy of runs {runs}.")
 
-    def _render_table(self):
-        # Read the log and show it in one step: the last render shows the latest log.
-        with self._table_lock:
-            self.table.value = table_html(self.run_log.runs())
+    def _draw_extras(self, _change=None):  # the open one only: closed panels cost nothing
+        if not self.runs or self.extras.selected_index is None:
+            return
+        number, h, _ = self.runs[-1]
+        about = f"Run #{number} ({html.escape(h.label)}):"
+        if self.extras.selected_index == 0:
+            self.gradients.clear(whole=True)
+            plots.gradient_flow_figure(h, ax=self.gradients.axes[0], title="gradient flow")
+            plots.gradient_norms_figure(h, ax=self.gradients.axes[1], title="gradient norms")
+            what = "weight gradient norm of each layer at moments of training (left), by iteration"
+            self.gradients.show(f"{about} {what} (right).")
+        else:
+            figure = self.histograms.fig
+            plots.activation_histograms_figure(self._snapshots, h.config.activation, fig=figure)
+            self.histograms.show(f"{about} each hidden layer's outputs, first and last.")
 
 
-def dashboard(**options):
-    """The instructor dashboard as one widget; display it as the cell's value.
-
-    Options (mostly for tests): ``redraw_every`` iterations between live figure
-    updates (200), ``redraw_seconds`` to redraw sooner when a run is slow (2.0),
-    ``loader`` a function dataset -> load_mnist()-style data.
-    """
-    return Dashboard(**options)
+dashboard = Dashboard  # what the notebooks call: ``dashboard()`` as the cell's value
