@@ -343,37 +343,7 @@ def activation_histograms_figure(snapshots, activation=None, fig=None, bins=30, 
             if col >= len(acts):
                 ax.set_visible(False)
                 continue
-            values = np.asarray(acts[col], dtype=np.float64).ravel()
-            n_all = values.size
-            values = values[np.isfinite(values)]
-            note = []
-            if activation == "relu":
-                zeros = float(np.mean(values == 0)) if values.size else 0.0
-                values = values[values > 0]
-                upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
-                lo, hi = 0.0, upper if upper > 0 else 1.0
-                note.append(f"exactly 0: {zeros:.0%}")
-                note.append(f"range 0 … {hi:.2g}")
-            else:
-                lo, hi = ACTIVATION_RANGES[activation]
-            if n_all and values.size:
-                counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
-                ax.stairs(counts / n_all, edges, fill=True, color="C0")
-            ax.set_xlim(lo, hi)
-            ax.xaxis.set_major_locator(MaxNLocator(4))
-            if activation == "relu":
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-            if note:
-                ax.text(
-                    0.97,
-                    0.95,
-                    "\n".join(note),
-                    transform=ax.transAxes,
-                    ha="right",
-                    va="top",
-                    fontsize="small",
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
-                )
+            _histogram_panel(ax, acts[col], activation, bins)
             if row == 0:
                 ax.set_title(f"layer {col + 1}")
             if row == n_rows - 1:
@@ -382,3 +352,37 @@ def activation_histograms_figure(snapshots, activation=None, fig=None, bins=30, 
                 ax.set_ylabel(f"{name}\nfraction")
     fig.suptitle(title or f"activations of the hidden layers ({activation})")
     return fig
+
+
+def _histogram_panel(ax, outputs, activation, bins):
+    """One layer's outputs as bars of the fraction of all its outputs."""
+    values = np.asarray(outputs, dtype=np.float64).ravel()
+    n_all = values.size
+    values = values[np.isfinite(values)]
+    note = []
+    if activation == "relu":
+        zeros = float(np.mean(values == 0)) if values.size else 0.0
+        values = values[values > 0]
+        upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
+        lo, hi = 0.0, upper if upper > 0 else 1.0
+        note = [f"exactly 0: {zeros:.0%}", f"range 0 … {hi:.2g}"]
+    else:
+        lo, hi = ACTIVATION_RANGES[activation]
+    if n_all and values.size:
+        counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+        ax.stairs(counts / n_all, edges, fill=True, color=LINES.by_key()["color"][0])
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    if activation == "relu":
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    if note:
+        ax.text(
+            0.97,
+            0.95,
+            "\n".join(note),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize="small",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+        )
