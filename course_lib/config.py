@@ -338,6 +338,10 @@ def _label_parts(config):
 DISPLAY_OPTIMIZER = {name: cls.__name__ for name, cls in OPTIMIZERS.items()}
 
 
+# What a label part says when a run lacks it, where runs differ in it: "no BN", not nothing.
+_ABSENT = {"batchnorm": "no BN", "optimizer": "SGD", "dataset": "MNIST"}
+
+
 def distinct_labels(configs):
     """Labels that show only what differs between the configs (legends of a comparison).
 
@@ -351,7 +355,16 @@ def distinct_labels(configs):
         if len({c.seed for c in configs}) > 1:
             labels = [f"{label} seed={c.seed}" for label, c in zip(labels, configs, strict=True)]
         return labels
-    return [" ".join(p[key] for key in differ if p[key]) or "(default)" for p in parts]
+    return [" ".join(p[key] or _ABSENT[key] for key in differ) for p in parts]
+
+
+def common_label(configs):
+    """The settings every config shares, as in ``label`` ('' if they share none)."""
+    parts = [_label_parts(c) for c in configs]
+    if not parts:
+        return ""
+    same = [key for key in parts[0] if len({p[key] for p in parts}) == 1]
+    return " ".join(parts[0][key] for key in same if parts[0][key])
 
 
 def settings(all_fields=False):

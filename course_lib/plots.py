@@ -5,21 +5,34 @@ axes) and otherwise makes a new figure. Each returns the matplotlib Figure.
 """
 
 import functools
+import itertools
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import LogLocator, MaxNLocator
+from cycler import cycler
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator
 
-from course_lib.config import distinct_labels
+from course_lib.config import common_label, distinct_labels
 from course_lib.diagnostics import weight_keys_in_order
 
 STYLE = "ggplot"
+
+# Okabe and Ito's colour-blind-safe colours (their yellow left out: too pale on ggplot's
+# grey), each with its own line style, so curves stay apart in grayscale too.
+LINES = cycler(
+    color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#000000", "#E69F00", "#56B4E9"],
+    linestyle=["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 2))],
+)
+
+# Titles longer than this many characters wrap, so side-by-side panels keep theirs apart.
+TITLE_WIDTH = 48
 
 
 def _axes(ax, figsize=(6.4, 4.8)):
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return fig, ax
 
 
@@ -32,6 +45,28 @@ def _styled(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def _line_styles():
+    """Colour and line style for each next line, also on axes a caller made elsewhere."""
+    return itertools.cycle(LINES)
+
+
+def _title(ax, text):
+    ax.set_title(textwrap.fill(text, TITLE_WIDTH))
+
+
+def _legend_outside(ax):
+    """The legend right of the axes, where it cannot cover a curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small")
+
+
+def _accuracy_axes(ax, extent):
+    ax.set_xlabel("iter")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, extent)
+    # A little above 1.0: a curve at 100 % would otherwise lie on the edge and vanish.
+    ax.set_ylim(0, 1.02)
 
 
 def _mark_divergence(ax, history):
@@ -55,15 +90,12 @@ def accuracy_figure(history, title=None, ax=None):
     The title names the run's settings unless ``title`` is given.
     """
     fig, ax = _axes(ax)
-    title = title or f"accuracy: {history.label}"
-    ax.plot(history.eval_iters, history.train_acc, label="training set")
-    ax.plot(history.eval_iters, history.test_acc, label="test set")
+    styles = _line_styles()
+    ax.plot(history.eval_iters, history.train_acc, label="training set", **next(styles))
+    ax.plot(history.eval_iters, history.test_acc, label="test set", **next(styles))
     ax.legend(loc="best")  # the seed's plt.legend(): out of the curves' way
-    ax.set_title(title)
-    ax.set_xlabel("iter")
-    ax.set_ylabel("accuracy")
-    ax.set_xlim(0, history.x_extent)
-    ax.set_ylim(0, 1.0)
+    _title(ax, title or f"accuracy: {history.label}")
+    _accuracy_axes(ax, history.x_extent)
     _mark_divergence(ax, history)
     return fig
 
@@ -72,26 +104,24 @@ def accuracy_figure(history, title=None, ax=None):
 def overlay_figure(histories, metric="test", title=None, labels=None, ax=None):
     """Several runs' accuracy curves on one axis; metric is 'test' or 'train'.
 
-    The legend shows what differs between the runs' settings unless ``labels`` is given.
+    The legend shows what differs between the runs' settings unless ``labels`` is given,
+    and the default title what they share, so both name the settings that ran.
     """
     if metric not in ("test", "train"):
         raise ValueError(f"metric must be 'test' or 'train', got {metric!r}")
     fig, ax = _axes(ax)
+    configs = [h.config for h in histories]
+    known = all(c is not None for c in configs)
     if labels is None:
-        configs = [h.config for h in histories]
-        if all(c is not None for c in configs):
-            labels = distinct_labels(configs)
-        else:
-            labels = [h.label for h in histories]
-    for history, label in zip(histories, labels, strict=True):
+        labels = distinct_labels(configs) if known else [h.label for h in histories]
+    for history, label, style in zip(histories, labels, _line_styles(), strict=False):
         values = history.test_acc if metric == "test" else history.train_acc
-        ax.plot(history.eval_iters, values, label=label)
-    ax.legend(loc="best", fontsize="small")
-    ax.set_title(title or f"accuracy ({'test set' if metric == 'test' else 'training set'})")
-    ax.set_xlabel("iter")
-    ax.set_ylabel("accuracy")
-    ax.set_xlim(0, max([h.x_extent for h in histories] + [1]))
-    ax.set_ylim(0, 1.0)
+        ax.plot(history.eval_iters, values, label=label, **style)
+    _legend_outside(ax)
+    shared = common_label(configs) if known else ""
+    default = f"{'test' if metric == 'test' else 'training'}-set accuracy"
+    _title(ax, title or (f"{default}: {shared}" if shared else default))
+    _accuracy_axes(ax, max([h.x_extent for h in histories] + [1]))
     return fig
 
 
@@ -105,7 +135,7 @@ def loss_figure(history, ax=None, window=20):
     if len(losses) >= window:
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         ax.plot(iters[window - 1 :], smooth, label=f"mean of {window}")
-    ax.set_title("loss")
+    _title(ax, f"loss: {history.label}")
     ax.set_xlabel("iter")
     ax.set_ylabel("loss")
     ax.set_xlim(0, history.x_extent)
@@ -121,9 +151,16 @@ def loss_figure(history, ax=None, window=20):
 
 def _log_y(ax):
     """Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight
-    minor ticks per decade make shared axes slow to lay out and hard to read."""
+    minor ticks per decade make shared axes slow to lay out and hard to read. Call it
+    after drawing: data within two decades gets labels at 1, 2 and 5 of each decade."""
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+    low, high = ax.get_ylim()
+    if 0 < low and high / low < 100:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(
+            LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
+        )
 
 
 def _positive_points(xs, values):
@@ -148,7 +185,6 @@ def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None)
     initialisation. Zero or non-finite norms are left out (a log axis cannot show them)
     and counted in the legend.
     """
-    own_figure = ax is None
     fig, ax = _axes(ax)
     keys = []
     for norms in norms_by_label.values():
@@ -156,7 +192,7 @@ def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None)
             keys = weight_keys_in_order(norms)
     positions = {key: i for i, key in enumerate(keys)}
     drawn = False
-    for label, norms in norms_by_label.items():
+    for (label, norms), style in zip(norms_by_label.items(), _line_styles(), strict=False):
         layer_keys = weight_keys_in_order(norms)
         xs, ys = _positive_points(
             [positions[k] for k in layer_keys], [norms[k] for k in layer_keys]
@@ -165,18 +201,16 @@ def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None)
         if missing:
             label = f"{label} ({missing} zero norm{'s' if missing > 1 else ''} not shown)"
         if xs:
-            ax.plot(xs, ys, marker="o", label=label)
+            ax.plot(xs, ys, marker="o", label=label, **style)
             drawn = True
     _log_y(ax)
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels(_layer_tick_labels(keys))
     ax.set_xlabel("weight matrix (layer)")
     ax.set_ylabel("gradient norm ‖∂L/∂W‖")
-    ax.set_title(title)
+    _title(ax, title)
     if drawn:
-        ax.legend(loc="best", fontsize="small")
-    if own_figure:
-        fig.tight_layout()
+        _legend_outside(ax)
     return fig
 
 
@@ -236,11 +270,13 @@ def gradient_norms_figure(history, ax=None, title=None):
 
     Iteration 0 is the first batch, before any update (``history.initial_grad_norms``).
     """
-    own_figure = ax is None
     fig, ax = _axes(ax)
     keys = weight_keys_in_order(history.grad_norms or history.initial_grad_norms)
+    # viridis darkens steadily from input to output layer: readable in grayscale too.
     colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, max(len(keys), 1)))
-    for color, label, key in zip(colors, _layer_tick_labels(keys), keys, strict=False):
+    dashes = (style["linestyle"] for style in _line_styles())
+    labels = _layer_tick_labels(keys)
+    for color, dash, label, key in zip(colors, dashes, labels, keys, strict=False):
         iters = list(history.eval_iters)
         values = list(history.grad_norms.get(key, []))
         if key in history.initial_grad_norms:
@@ -248,17 +284,15 @@ def gradient_norms_figure(history, ax=None, title=None):
             values.insert(0, history.initial_grad_norms[key])
         xs, ys = _positive_points(iters, values)
         if xs:
-            ax.plot(xs, ys, color=color, label=label.replace("\n", " "))
+            ax.plot(xs, ys, color=color, linestyle=dash, label=label.replace("\n", " "))
     _log_y(ax)
-    ax.set_title(title or f"gradient norms: {history.label}")
+    _title(ax, title or f"gradient norms: {history.label}")
     ax.set_xlabel("iter")
     ax.set_ylabel("gradient norm ‖∂L/∂W‖")
     ax.set_xlim(0, history.x_extent)
     if ax.lines:
-        ax.legend(loc="best", fontsize="small", ncol=2)
+        _legend_outside(ax)
     _mark_divergence(ax, history)
-    if own_figure:
-        fig.tight_layout()
     return fig
 
 
@@ -309,37 +343,7 @@ def activation_histograms_figure(snapshots, activation=None, fig=None, bins=30, 
             if col >= len(acts):
                 ax.set_visible(False)
                 continue
-            values = np.asarray(acts[col], dtype=np.float64).ravel()
-            n_all = values.size
-            values = values[np.isfinite(values)]
-            note = []
-            if activation == "relu":
-                zeros = float(np.mean(values == 0)) if values.size else 0.0
-                values = values[values > 0]
-                upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
-                lo, hi = 0.0, upper if upper > 0 else 1.0
-                note.append(f"exactly 0: {zeros:.0%}")
-                note.append(f"range 0 … {hi:.2g}")
-            else:
-                lo, hi = ACTIVATION_RANGES[activation]
-            if n_all and values.size:
-                counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
-                ax.stairs(counts / n_all, edges, fill=True, color="C0")
-            ax.set_xlim(lo, hi)
-            ax.xaxis.set_major_locator(MaxNLocator(4))
-            if activation == "relu":
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
-            if note:
-                ax.text(
-                    0.97,
-                    0.95,
-                    "\n".join(note),
-                    transform=ax.transAxes,
-                    ha="right",
-                    va="top",
-                    fontsize="small",
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
-                )
+            _histogram_panel(ax, acts[col], activation, bins)
             if row == 0:
                 ax.set_title(f"layer {col + 1}")
             if row == n_rows - 1:
@@ -348,3 +352,37 @@ def activation_histograms_figure(snapshots, activation=None, fig=None, bins=30, 
                 ax.set_ylabel(f"{name}\nfraction")
     fig.suptitle(title or f"activations of the hidden layers ({activation})")
     return fig
+
+
+def _histogram_panel(ax, outputs, activation, bins):
+    """One layer's outputs as bars of the fraction of all its outputs."""
+    values = np.asarray(outputs, dtype=np.float64).ravel()
+    n_all = values.size
+    values = values[np.isfinite(values)]
+    note = []
+    if activation == "relu":
+        zeros = float(np.mean(values == 0)) if values.size else 0.0
+        values = values[values > 0]
+        upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
+        lo, hi = 0.0, upper if upper > 0 else 1.0
+        note = [f"exactly 0: {zeros:.0%}", f"range 0 … {hi:.2g}"]
+    else:
+        lo, hi = ACTIVATION_RANGES[activation]
+    if n_all and values.size:
+        counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+        ax.stairs(counts / n_all, edges, fill=True, color=LINES.by_key()["color"][0])
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    if activation == "relu":
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+    if note:
+        ax.text(
+            0.97,
+            0.95,
+            "\n".join(note),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize="small",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+        )
