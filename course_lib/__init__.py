@@ -3,4 +3,4 @@
 from course_lib.multi_layer_net import MultiLayerNet
 
 __all__ = ["MultiLayerNet"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_lib run | reproduce | notebooks``.
+"""Command line: ``course-lib`` or ``python -m course_lib`` with run | reproduce | notebooks.
 
 Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -143,6 +143,14 @@ def _run(args):
 
 
 def _reproduce(args):
+    try:  # the notebook runner is the [report] extra, not a dependency of the notebooks
+        import nbclient  # noqa: F401
+        import nbformat  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise ValueError(
+            f"reproduce needs the notebook runner, which is not installed (no module "
+            f'{exc.name!r}): pip install "course-lib[report]"'
+        ) from None
     try:
         reproduce(
             out_dir=Path(args.out),
@@ -155,36 +163,50 @@ def _reproduce(args):
     except SettingError as exc:
         raise ValueError(exc.named(f"--{exc.name}")) from None
     except RuntimeError as exc:
-        print(f"python -m course_lib reproduce: {exc}", file=sys.stderr)
+        print(f"{args.where}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
+_COPY_LINES = {
+    "copied": "copied {name}",
+    "kept": "kept   {name} (already in {dest}: your copy is not overwritten; --update "
+    "replaces the copies you have not edited)",
+    "replaced": "replaced {name}: {note}",
+    "updated": "updated {name} (you had not edited it)",
+    "current": "same   {name} (already the version of this course_lib)",
+    "edited": "kept   {name} (you edited it{note}: your copy is not overwritten; to get the "
+    "new version, rename your copy and run this again)",
+}
+
+
+def _print_links(args, links):
+    """Each notebook's link, after a warning if students cannot install from the address."""
+    from course_lib.coursework import address_problem, source_url
+
+    problem = address_problem(source_url())
+    if problem:
+        print(f"{args.where}: warning: {problem}", file=sys.stderr)
+    for name, link in links:
+        print(f"{name}: {link}")
+    return 0
+
+
 def _notebooks(args):
-    from course_lib.coursework import colab_links, copy_notebooks
+    from course_lib.coursework import colab_links, copy_notebooks, nbgitpuller_links
 
     if args.colab:
-        for name, link in colab_links():
-            print(f"{name}: {link}")
-        return 0
-    for name, what, note in copy_notebooks(args.dest):
-        if what == "copied":
-            print(f"copied {name}")
-        elif what == "kept":
-            print(f"kept   {name} (already in {args.dest}: your copy is not overwritten)")
-        else:
-            print(f"replaced {name}: {note}")
+        return _print_links(args, colab_links(ref=args.branch))
+    if args.nbgitpuller:
+        return _print_links(args, nbgitpuller_links(args.nbgitpuller, branch=args.branch or "main"))
+    for name, what, note in copy_notebooks(args.dest, update=args.update):
+        note = f"; {note}" if what == "edited" and note else note
+        print(_COPY_LINES[what].format(name=name, dest=args.dest, note=note))
     print(f"notebooks are in {Path(args.dest).resolve()}")
     return 0
 
 
-def build_parser():
-    """The argument parser of ``python -m course_lib``."""
-    parser = _Parser(
-        prog="python -m course_lib", description=__doc__.splitlines()[0], epilog=EXIT_CODES
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_run(sub):
     run = sub.add_parser("run", help="train one network the way the seed does")
     _add_setting_flags(run)
     run.add_argument(
@@ -196,6 +218,8 @@ def build_parser():
     run.add_argument("--out", default="out", help="folder for the figure (default: out)")
     run.set_defaults(func=_run)
 
+
+def _add_reproduce(sub):
     rep = sub.add_parser(
         "reproduce", help="execute every notebook and write a report", epilog=EXIT_CODES
     )
@@ -231,14 +255,50 @@ def build_parser():
     )
     rep.set_defaults(func=_reproduce)
 
+
+def _add_notebooks(sub):
     nbs = sub.add_parser("notebooks", help="copy the course notebooks into a folder")
     nbs.add_argument("dest", nargs="?", default="course-notebooks", help="(default: %(default)s)")
     nbs.add_argument(
+        "--update",
+        action="store_true",
+        help="replace each copy you have not edited by this version's (edited ones are kept)",
+    )
+    links = nbs.add_mutually_exclusive_group()
+    links.add_argument(
         "--colab",
         action="store_true",
         help="print a Colab link for each notebook instead (from the project's address)",
     )
+    links.add_argument(
+        "--nbgitpuller",
+        metavar="HUB_URL",
+        help="print an nbgitpuller link for each notebook instead, for the hub at HUB_URL",
+    )
+    nbs.add_argument(
+        "--branch",
+        help="the git branch or tag the links open (default: this version's release tag "
+        "for --colab, main for --nbgitpuller)",
+    )
     nbs.set_defaults(func=_notebooks)
+
+
+def _prog():
+    """How the command was called: the installed script, or ``python -m course_lib``."""
+    called = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""
+    return "course-lib" if called == "course-lib" else "python -m course_lib"
+
+
+def build_parser():
+    """The argument parser: one sub-command per ``_add_...`` function."""
+    from course_lib.coursework import installed_version
+
+    parser = _Parser(prog=_prog(), description=__doc__.splitlines()[0], epilog=EXIT_CODES)
+    version = installed_version() or "(not installed: no package metadata)"
+    parser.add_argument("--version", action="version", version=f"course-lib {version}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_run, _add_reproduce, _add_notebooks):
+        add(sub)
     return parser
 
 
@@ -246,7 +306,7 @@ def main(argv=None):
     """Entry point; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    where = f"{parser.prog} {args.command}"
+    args.where = where = f"{parser.prog} {args.command}"
     try:
         return args.func(args)
     except KeyboardInterrupt:

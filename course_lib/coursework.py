@@ -1,9 +1,11 @@
 """The course notebooks as files: where they are, which were changed, copies for students.
 
 The numbered notebooks (``01_...ipynb``) ship inside the package. Each carries a stamp in
-its metadata: the SHA-256 of its code cells as shipped. A notebook whose code no longer
-matches its stamp was changed (a student's "[try]" edit, autosaved), which the report
-says, and ``shipped_copy`` can give the notebook as it was shipped.
+its metadata: the SHA-256 of its code cells as shipped, and of all its cells. A notebook
+whose code no longer matches its stamp was changed (a student's "[try]" edit,
+autosaved), which the report says, and ``shipped_copy`` can give the notebook as it was
+shipped; one whose cells still match was not edited at all, so ``copy_notebooks(...,
+update=True)`` may replace it with a newer version.
 """
 
 import hashlib
@@ -11,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +21,9 @@ from course_lib.safe_files import CannotWrite, numbered, write_copy
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
+# The address this repository ships with until the project is published: nothing can be
+# installed from it, so the notebooks' install cell and the links below say what to do.
+PLACEHOLDER_URL = "https://github.com/course-lib/vanishing-gradient"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
@@ -47,28 +53,50 @@ def find_notebooks(folder=None):
     return notebooks
 
 
+def _source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
 def code_fingerprint(nb):
     """SHA-256 of the notebook's code cells (their source only, in order)."""
-    sources = [
-        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in nb["cells"]
-        if c["cell_type"] == "code"
-    ]
+    sources = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
     return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode()).hexdigest()
 
 
+def cells_fingerprint(nb):
+    """SHA-256 of every cell's type and source, in order (outputs do not count)."""
+    cells = [[c["cell_type"], _source(c)] for c in nb["cells"]]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+
+
 def stamp(nb):
-    """Record the notebook's current code as its shipped code (for the maintainers)."""
-    nb["metadata"].setdefault(STAMP_KEY, {})["code_sha256"] = code_fingerprint(nb)
+    """Record the notebook's current cells as its shipped ones (for the maintainers)."""
+    stamps = nb["metadata"].setdefault(STAMP_KEY, {})
+    stamps["code_sha256"] = code_fingerprint(nb)
+    stamps["cells_sha256"] = cells_fingerprint(nb)
     return nb
+
+
+def _stamps(nb):
+    return nb.get("metadata", {}).get(STAMP_KEY, {})
 
 
 def is_changed(nb):
     """True if the code differs from the shipped stamp, False if not, None if unstamped."""
-    shipped = nb.get("metadata", {}).get(STAMP_KEY, {}).get("code_sha256")
+    shipped = _stamps(nb).get("code_sha256")
     if shipped is None:
         return None
     return code_fingerprint(nb) != shipped
+
+
+def is_edited(nb):
+    """True unless every cell (markdown too) is as its stamp says it was shipped.
+
+    A copy stamped without ``cells_sha256`` (an older course_lib) counts as edited: a
+    note in one of its markdown cells could not be told apart.
+    """
+    shipped = _stamps(nb).get("cells_sha256")
+    return shipped is None or cells_fingerprint(nb) != shipped
 
 
 def read_notebook(path):
@@ -122,12 +150,29 @@ def _set_aside(path, problem):
     return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
 
 
-def copy_notebooks(dest):
+def _update(source, target):
+    """(what, note) for a valid copy at ``target`` when updating it from ``source``."""
+    mine = target.read_bytes()
+    copy, shipped = json.loads(mine), read_notebook(source)
+    if is_edited(copy):
+        return "edited", ""
+    if _stamps(copy) == _stamps(shipped):
+        return "current", ""
+    # Compared again just before the rename: an edit saved meanwhile is kept.
+    if not write_copy(source, target, replaces=hashlib.sha256(mine).hexdigest()):
+        return "edited", "it changed while being updated"
+    return "updated", ""
+
+
+def copy_notebooks(dest, update=False):
     """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
 
+    update=True replaces each copy whose cells are all as they were shipped (outputs
+    aside) by the shipped version if that differs; a copy the student edited is kept.
     A file of the same name that is not a valid notebook (cut short by a full disk) is
     renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
-    what in 'copied', 'kept', 'replaced'. Raises ValueError if ``dest`` is a file and
+    what in 'copied', 'kept', 'replaced', and with update 'updated', 'current' (already
+    the shipped version) or 'edited' (kept). Raises ValueError if ``dest`` is a file and
     CannotWrite if a copy cannot be written (the copies made so far are whole).
     """
     dest = Path(dest)
@@ -141,11 +186,24 @@ def copy_notebooks(dest):
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:
-            yield source.name, "kept", ""
+            yield source.name, *(_update(source, target) if update else ("kept", ""))
             continue
         note = _set_aside(target, problem) if problem is not None else ""
         write_copy(source, target)
         yield source.name, "replaced" if note else "copied", note
+
+
+def installed_version():
+    """The version of the installed course-lib (its package metadata), or None."""
+    try:
+        return metadata.version("course-lib")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def release_tag(version=None):
+    """The git tag of a release: 'v' and its version (default: the installed one)."""
+    return f"v{version or installed_version()}"
 
 
 def source_url():
@@ -161,15 +219,63 @@ def source_url():
     return None
 
 
-def colab_links(url=None, branch="main"):
-    """[(notebook name, Colab link)] for a project on GitHub (url: default source_url())."""
-    url = url or source_url()
+def address_problem(url):
+    """One line on why students cannot install from ``url``, or None if they can."""
+    if url and url.rstrip("/") != PLACEHOLDER_URL:
+        return None
+    return (
+        f"the project's address is {'the placeholder ' + url if url else 'not set'}, which "
+        "nothing can be installed from: publish the project and set its address with "
+        "python scripts/set_project_url.py https://github.com/OWNER/REPO (in the checkout), "
+        "or give students the wheel (course_lib-*.whl) to upload next to the notebook"
+    )
+
+
+def _github(url):
+    """(owner, repo) of a GitHub address; ValueError for any other address."""
     match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
     if match is None:
         raise ValueError(
-            f"Colab opens notebooks from GitHub; the project's address is {url!r}. Set yours "
-            "with: python scripts/set_project_url.py https://github.com/OWNER/REPO"
+            f"Colab and Binder open notebooks from GitHub; the project's address is {url!r}. "
+            "Set yours with: python scripts/set_project_url.py https://github.com/OWNER/REPO"
         )
-    owner, repo = match.groups()
-    base = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/notebooks"
+    return match.groups()
+
+
+def colab_links(url=None, ref=None):
+    """[(notebook name, Colab link)] for a project on GitHub.
+
+    url: default source_url(); ref: the branch or tag (default: this version's release
+    tag, so the notebook opened is the one this version's install cell pins).
+    """
+    owner, repo = _github(url or source_url())
+    ref = ref or release_tag()
+    base = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/notebooks"
     return [(path.name, f"{base}/{path.name}") for path in find_notebooks()]
+
+
+def binder_link(name, url=None, ref=None):
+    """The mybinder.org link that opens notebook ``name`` of a project on GitHub."""
+    owner, repo = _github(url or source_url())
+    ref = ref or release_tag()
+    return f"https://mybinder.org/v2/gh/{owner}/{repo}/{ref}?labpath=notebooks/{name}"
+
+
+def nbgitpuller_links(hub_url, url=None, branch="main"):
+    """[(notebook name, nbgitpuller link)]: each link clones the project (``url``, default
+    source_url()) into the student's home on a hub at ``hub_url`` on the first click,
+    merges later changes without overwriting the student's edits, and opens the notebook
+    in JupyterLab."""
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
+        raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
+    url = url or source_url()
+    if not url:
+        raise ValueError("the project's address is not known; pass the git repository's URL")
+    folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
+    links = []
+    for path in find_notebooks():
+        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{path.name}"}
+        query["branch"] = branch
+        link = f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
+        links.append((path.name, link))
+    return links

@@ -84,11 +84,13 @@ def save_new(path, data):
             raise CannotWrite(f"cannot write {candidate} ({exc.strerror or exc})") from None
 
 
-def write_copy(source, target):
+def write_copy(source, target, replaces=None):
     """Copy the file ``source`` to ``target`` through a temporary file renamed into place.
 
     ``target`` is never seen half-written; a copy that fails leaves nothing and raises
-    CannotWrite.
+    CannotWrite. replaces: the SHA-256 that ``target`` must still have just before the
+    rename; if it changed (an autosave meanwhile) or is gone, it is left as it is and
+    the result is False. Otherwise True.
     """
     target = Path(target)
     temporary = None
@@ -101,11 +103,22 @@ def write_copy(source, target):
                 shutil.copyfileobj(src, out)
             out.flush()
             os.fsync(out.fileno())
+        if replaces is not None and _digest_or_none(target) != replaces:
+            temporary.unlink()
+            return False
         os.replace(temporary, target)
     except OSError as exc:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
         raise CannotWrite(f"cannot write {target} ({exc.strerror or exc})") from None
+    return True
+
+
+def _digest_or_none(path):
+    try:
+        return sha256(path)
+    except FileNotFoundError:
+        return None
 
 
 def previous_files(out_dir):

@@ -6,10 +6,13 @@ Two ways to use it (deploy/README.md has the steps):
   and run `sudo tljh-config reload`. TLJH loads it after its own settings, so this file
   only adds the course's settings and leaves the spawner, login, proxy and HTTPS to TLJH.
 - Plain JupyterHub: `jupyterhub -f deploy/jupyterhub_config.py`. Then it also picks the
-  spawner (systemd if jupyterhub-systemdspawner is installed, else local processes).
+  spawner (systemd if jupyterhub-systemdspawner is installed, else local processes) and
+  lets in only the users named in allowed_users.txt (and admin_users.txt) in the hub's
+  folder, /srv/jupyterhub (COURSE_HUB_DIR to choose another): the hub refuses to start
+  without one, since JupyterHub 5 would otherwise start and let nobody in.
 
-tests/test_hub.py starts a real hub from this file (with test logins and ports on top),
-so what is set here is what the test exercises.
+tests/test_hub.py starts a real hub from this file, with only a test login (no system
+accounts there) and ports on top, so what is set here is what the test exercises.
 """
 
 import os
@@ -33,6 +36,9 @@ USER_ENV_BIN = Path(
 # owned by root and readable by all. The loader only reads a data folder, so one copy
 # serves the whole class and nobody downloads MNIST during the lesson.
 COURSE_DATA = "/srv/course-data/mnist"
+
+# The hub's own folder (plain JupyterHub): its database, cookie secret and who may log in.
+HUB_DIR = Path(os.environ.get("COURSE_HUB_DIR") or "/srv/jupyterhub")
 
 # Per-student environment. The course's matrix products are small (batches of 100), so a
 # second BLAS thread gains a student little, while on a shared machine every extra
@@ -59,9 +65,11 @@ if not c.Spawner.get("cpu_limit"):
     c.Spawner.cpu_limit = 1.0
 
 # How students get the notebooks: each time their server starts, as the student and in
-# their home, copy the numbered notebooks into ~/course. The command never overwrites a
-# notebook the student has edited, so a restart keeps their work; a failure is logged
-# and the server starts anyway. A pre_spawn_hook would run inside the hub as root
+# their home, copy the numbered notebooks into ~/course, and replace a copy the student
+# has not edited by the installed course_lib's version (--update), so a fix the
+# instructor installs mid-course reaches everyone at their next start. A notebook the
+# student has edited is never overwritten; a failure is logged and the server starts
+# anyway. A pre_spawn_hook would run inside the hub as root
 # (files owned by root, before TLJH has even created the student's system user), so
 # the copy runs in front of the server instead. The alternative, an nbgitpuller link,
 # is in deploy/README.md.
@@ -70,7 +78,7 @@ _singleuser = shlex.quote(str(USER_ENV_BIN / "jupyterhub-singleuser"))
 c.Spawner.cmd = [
     "/bin/sh",
     "-c",
-    f'{_python} -m course_lib notebooks "$HOME/course"'
+    f'{_python} -m course_lib notebooks --update "$HOME/course"'
     ' || echo "course: could not copy the notebooks into $HOME/course" >&2;'
     f' exec {_singleuser} "$@"',
     "course-singleuser",  # $0 of the script; the spawner's arguments follow as "$@"
@@ -94,8 +102,28 @@ if not ON_TLJH:
         c.SystemdSpawner.extra_paths = [str(USER_ENV_BIN)]
 
     # Keep state out of the working directory the hub happens to be started from.
-    c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
-    c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+    c.JupyterHub.db_url = f"sqlite:///{HUB_DIR / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(HUB_DIR / "jupyterhub_cookie_secret")
+
+    # Who may log in: the names in allowed_users.txt (one a line, '#' starts a comment),
+    # read at each start. The file is the whole list: a name taken out of it is refused
+    # at the next restart, and a user added only in the admin page is not let in.
+    # (TLJH keeps its own list: `tljh-config add-item users.allowed NAME`.)
+    def _names(path):
+        if not path.is_file():
+            return set()
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return {line.split("#")[0].strip() for line in lines} - {""}
+
+    c.Authenticator.allowed_users = _names(HUB_DIR / "allowed_users.txt")
+    c.Authenticator.admin_users = _names(HUB_DIR / "admin_users.txt")
+    c.Authenticator.allow_existing_users = False
+    if not c.Authenticator.allowed_users | c.Authenticator.admin_users:
+        raise SystemExit(
+            f"course: nobody may log in: write the students' user names into "
+            f"{HUB_DIR / 'allowed_users.txt'} (one a line) and your own into "
+            f"{HUB_DIR / 'admin_users.txt'}, then start the hub again (deploy/README.md)"
+        )
 
     # Servers of students who left free their memory for the others after an hour of
     # inactivity (TLJH runs its own culler, `tljh-config set services.cull.timeout`).

@@ -1,12 +1,14 @@
 """A real JupyterHub on 127.0.0.1 for tests/test_hub.py and benchmarks/bench_hub.py.
 
-The hub starts from the instructor's deploy/jupyterhub_config.py with test settings on
-top: free ports on 127.0.0.1 only, a shared-password login, local-process servers with
-one home folder per student under the work folder, the bundled MNIST sample and an API
-token for the caller. Its log (with the single-user servers' and kernels' output) goes
-to ``<workdir>/hub.log``. Every process it starts carries the environment variable
-``COURSE_HUB_RUN=<run id>``, so ``Hub.stop`` finds and ends all of them, even ones the
-hub lost track of.
+The hub starts from the instructor's deploy/jupyterhub_config.py as shipped, with the
+work folder as the hub's folder (``COURSE_HUB_DIR``) and the students written into its
+allowed_users.txt, as deploy/README.md tells the instructor. On top come only what a test
+machine lacks or must not use: free ports on 127.0.0.1, a shared-password login and
+local-process servers with one home folder per student under the work folder (no system
+accounts here), the bundled MNIST sample and an API token for the caller. Its log (with
+the single-user servers' and kernels' output) goes to ``<workdir>/hub.log``. Every
+process it starts carries the environment variable ``COURSE_HUB_RUN=<run id>``, so
+``Hub.stop`` finds and ends all of them, even ones the hub lost track of.
 
 Notebooks run in a student's server the way JupyterLab runs them: a session through
 the server's REST API, then the code cells over the kernel's websocket, both through
@@ -96,12 +98,16 @@ class Hub:
     """A JupyterHub with its proxy, run from deploy/jupyterhub_config.py in ``workdir``.
 
     Use as a context manager, or call ``start()`` and, always, ``stop()``.
+    ``students`` are the names written into allowed_users.txt before the hub starts;
     ``spawner_environment`` adds to the students' environment (the test adds the
     offline MNIST sample).
     """
 
-    def __init__(self, workdir, *, spawner_environment=None, start_timeout: float = 60):
+    def __init__(
+        self, workdir, *, students=(), spawner_environment=None, start_timeout: float = 60
+    ):
         self.workdir = Path(workdir)
+        self.students = list(students)
         self.homes = self.workdir / "homes"
         self.log_path = self.workdir / "hub.log"
         self.run_id = uuid.uuid4().hex
@@ -145,15 +151,11 @@ class Hub:
                 "c.ConfigurableHTTPProxy.should_start = True",
                 f"c.ConfigurableHTTPProxy.pid_file = {str(work / 'proxy.pid')!r}",
                 f"c.JupyterHub.pid_file = {str(work / 'hub.pid')!r}",
-                f"c.JupyterHub.db_url = {'sqlite:///' + str(work / 'jupyterhub.sqlite')!r}",
-                f"c.JupyterHub.cookie_secret_file = {str(work / 'cookie_secret')!r}",
-                # Stopping the hub stops every server it started.
-                "c.JupyterHub.cleanup_servers = True",
-                "c.JupyterHub.cleanup_proxy = True",
+                # No system accounts here: one password for the test's students, and
+                # every student's home a folder in workdir. Who may log in stays the
+                # instructor's allowed_users.txt.
                 'c.JupyterHub.authenticator_class = "shared-password"',
                 f"c.SharedPasswordAuthenticator.user_password = {PASSWORD!r}",
-                "c.Authenticator.allow_all = True",
-                # No system users needed: every student's home is a folder in workdir.
                 'c.JupyterHub.spawner_class = "simple"',
                 f"c.SimpleLocalProcessSpawner.home_dir_template = "
                 f"{str(self.homes) + '/{username}'!r}",
@@ -176,6 +178,8 @@ class Hub:
         self.homes.mkdir(exist_ok=True)
         config = self.workdir / "jupyterhub_config.py"
         config.write_text(self.config_text())
+        # The instructor's step: the students who may log in, one name a line.
+        (self.workdir / "allowed_users.txt").write_text("".join(f"{n}\n" for n in self.students))
         env = {
             key: value
             for key, value in os.environ.items()
@@ -183,6 +187,7 @@ class Hub:
             if not key.startswith(("JUPYTERHUB_", "JPY_"))
         }
         env[MARKER] = self.run_id
+        env["COURSE_HUB_DIR"] = str(self.workdir)
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(config)],
@@ -312,6 +317,32 @@ class Hub:
         if status not in ok:
             raise HubError(f"{method} /hub/api/{path} answered {status}: {answer}")
         return answer
+
+    def login(self, user: str, password: str) -> bool:
+        """Log in through the hub's login form as a browser does; True if let in."""
+        import http.cookiejar
+
+        class _Stay(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None  # a redirect after the form means: logged in
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _Stay)
+        with opener.open(f"{self.url}/hub/login", timeout=30) as answer:
+            form = answer.read().decode()
+        xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', form)
+        fields = {"username": user, "password": password, "_xsrf": xsrf.group(1) if xsrf else ""}
+        try:
+            with opener.open(
+                f"{self.url}/hub/login", urllib.parse.urlencode(fields).encode(), timeout=30
+            ) as answer:
+                return False  # the form again, with its error
+        except urllib.error.HTTPError as exc:
+            if exc.code in (301, 302, 303):
+                return True
+            if exc.code == 403:
+                return False
+            raise HubError(f"the login form answered {exc.code}: {exc.read()[:300]!r}") from None
 
     def add_users(self, names) -> None:
         """Create the students' accounts and prepare their homes (JupyterLab settings)."""

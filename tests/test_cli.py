@@ -3,6 +3,7 @@
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from course_lib import coursework
 from course_lib.__main__ import _writable_folder, build_parser, main
 from course_lib.config import settings
 from course_lib.safe_files import save_new
+
+_TEXT = {"capture_output": True, "text": True, "timeout": 120}
 
 
 def _cli(*args, timeout=120):
@@ -287,3 +290,127 @@ def test_a_bad_jobs_for_reproduce_is_one_line_and_writes_nothing(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "--jobs must be a positive whole number" in lines[0], lines
     assert not out.exists()
+
+
+def test_version_and_the_name_it_was_called_by(tmp_path):
+    from importlib import metadata
+
+    import course_lib
+
+    proc = _cli("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"course-lib {metadata.version('course-lib')}"
+    assert course_lib.__version__ == metadata.version("course-lib")
+    script = shutil.which("course-lib", path=os.path.dirname(sys.executable))
+    assert script, "the course-lib script is not installed next to this Python"
+    as_script = subprocess.run([script, "notebooks", str(tmp_path / "f"), "--bogus"], **_TEXT)
+    assert as_script.stderr.startswith("course-lib: error: unrecognized arguments: --bogus")
+    as_module = _cli("notebooks", "--bogus")
+    assert as_module.stderr.startswith("python -m course_lib: error: unrecognized arguments")
+
+
+def test_reproduce_without_the_report_extra_says_what_to_install(tmp_path):
+    hide = "import sys; sys.modules['nbformat'] = None; from course_lib.__main__ import main; "
+    out = tmp_path / "report"
+    code = f"{hide}sys.exit(main(['reproduce', '--out', {str(out)!r}]))"
+    proc = subprocess.run([sys.executable, "-c", code], **_TEXT)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert 'pip install "course-lib[report]"' in line and "nbformat" in line
+    assert not out.exists()
+
+
+def test_links_warn_in_one_line_while_the_address_is_the_placeholder():
+    assert coursework.source_url() == coursework.PLACEHOLDER_URL  # this repository, unpublished
+    for flag in (["--colab"], ["--nbgitpuller", "https://hub.example.edu"]):
+        proc = _cli("notebooks", *flag)
+        assert proc.returncode == 0, proc.stderr
+        (warning,) = proc.stderr.strip().splitlines()
+        assert "warning: the project's address is the placeholder" in warning
+        assert "scripts/set_project_url.py" in warning and ".whl" in warning
+        assert len(proc.stdout.splitlines()) == len(coursework.find_notebooks())
+
+
+def test_nbgitpuller_links_open_each_notebook_of_the_clone():
+    from urllib.parse import parse_qs, urlsplit
+
+    links = coursework.nbgitpuller_links(
+        "https://hub.example.edu/", url="https://git.example.edu/teach/vg.git", branch="fall"
+    )
+    assert [name for name, _ in links] == [p.name for p in coursework.find_notebooks()]
+    name, link = links[0]
+    parts = urlsplit(link)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "https",
+        "hub.example.edu",
+        "/hub/user-redirect/git-pull",
+    )
+    assert parse_qs(parts.query) == {
+        "repo": ["https://git.example.edu/teach/vg.git"],
+        # nbgitpuller clones into the last part of the address, as it is.
+        "urlpath": [f"lab/tree/vg.git/notebooks/{name}"],
+        "branch": ["fall"],
+    }
+    with pytest.raises(ValueError, match="https://"):
+        coursework.nbgitpuller_links("hub.example.edu", url="https://git.example.edu/t/vg")
+
+
+def _edit_markdown(path, text):
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = text
+    path.write_text(json.dumps(nb))
+
+
+def _as_older_version(path):
+    """Make the copy at ``path`` look like an unedited copy of an older release."""
+    nb = json.loads(path.read_text())
+    nb["cells"][-1]["source"] = "## 考察\n\nthe older text"
+    nb["cells"][-1]["outputs"] = []
+    path.write_text(json.dumps(coursework.stamp(nb)))
+
+
+def test_update_replaces_unedited_copies_and_keeps_edited_ones(tmp_path, capsys):
+    dest = tmp_path / "course"
+    assert main(["notebooks", str(dest)]) == 0
+    names = sorted(p.name for p in dest.glob("*.ipynb"))
+    old, edited_code, edited_notes, current = names[0], names[1], names[2], names[3]
+    for name in (old, edited_code, edited_notes):
+        _as_older_version(dest / name)
+    nb = json.loads((dest / edited_code).read_text())
+    nb["cells"][1]["source"] += "\nhidden_size_list = [60, 30]  # my try"
+    (dest / edited_code).write_text(json.dumps(nb))
+    _edit_markdown(dest / edited_notes, "my notes on the lesson")
+    mine = {name: (dest / name).read_bytes() for name in (edited_code, edited_notes, current)}
+    capsys.readouterr()
+
+    assert main(["notebooks", str(dest), "--update"]) == 0
+    out = capsys.readouterr().out
+    assert f"updated {old} (you had not edited it)" in out
+    for name in (edited_code, edited_notes):
+        assert f"kept   {name} (you edited it: your copy is not overwritten" in out
+    assert f"same   {current} (already the version of this course_lib)" in out
+    assert (dest / old).read_bytes() == (coursework.shipped_dir() / old).read_bytes()
+    for name, data in mine.items():
+        assert (dest / name).read_bytes() == data, name
+    assert sorted(p.name for p in dest.iterdir()) == names  # no temporary files left
+
+
+def test_update_keeps_a_copy_saved_while_it_is_being_updated(tmp_path, monkeypatch):
+    from course_lib import safe_files
+
+    dest = tmp_path / "course"
+    list(coursework.copy_notebooks(dest))
+    name = coursework.find_notebooks()[0].name
+    _as_older_version(dest / name)
+    real_fsync = os.fsync
+
+    def autosave_meanwhile(fd):  # the student's Jupyter saves while the new copy is written
+        real_fsync(fd)
+        _edit_markdown(dest / name, "saved just now")
+
+    monkeypatch.setattr(safe_files.os, "fsync", autosave_meanwhile)
+    results = {n: (what, note) for n, what, note in coursework.copy_notebooks(dest, update=True)}
+    assert results[name] == ("edited", "it changed while being updated")
+    assert "saved just now" in (dest / name).read_text()
+    assert sorted(p.name for p in dest.iterdir()) == sorted(results)

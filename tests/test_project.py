@@ -2,6 +2,7 @@
 
 import json
 import re
+from importlib import metadata
 from importlib.metadata import requires
 from pathlib import Path
 
@@ -77,22 +78,71 @@ def test_notebook_has_english_headings_and_ends_with_kousatsu(path):
     assert any(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t) for t in markdown)
 
 
-def _source_url():
-    match = re.search(r'^Source = "(.*)"$', (ROOT / "pyproject.toml").read_text(), flags=re.M)
-    assert match, "pyproject.toml has no [project.urls] Source"
-    return match.group(1)
+def _script(name):
+    """A module of scripts/ (they are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_each_notebook_first_installs_course_lib_only_where_it_is_missing(path):
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    first = code[0]
-    assert "install" in first["metadata"].get("tags", [])
-    source = "".join(first["source"])
-    assert 'find_spec("course_lib") is None' in source
-    assert f'"course-lib @ git+{_source_url()}"' in source
-    assert sum("install" in c["metadata"].get("tags", []) for c in code) == 1
+def _install_cells(folder):
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert "install" in code[0]["metadata"].get("tags", []), f"{path.name}: first cell"
+        assert sum("install" in c["metadata"].get("tags", []) for c in code) == 1, path.name
+        yield path, nb, "".join(code[0]["source"])
+
+
+def test_every_install_cell_is_written_from_one_place_for_this_version():
+    spu = _script("set_project_url")
+    url, version = spu.project_url(), spu.project_version()
+    expected = spu.install_cell(url, version)
+    for path, _, source in _install_cells(ROOT / "notebooks"):
+        assert source == expected, f"{path.name}: run python scripts/set_project_url.py"
+        assert f'REQUIRED = "{version}"' in source
+    # One version: the package's, its metadata's and the pinned release's.
+    import course_lib
+
+    assert course_lib.__version__ == version == metadata.version("course-lib")
+
+
+def test_while_the_address_is_the_placeholder_the_cells_install_nothing_from_it():
+    from course_lib.coursework import PLACEHOLDER_URL
+
+    spu = _script("set_project_url")
+    assert spu.install_spec(PLACEHOLDER_URL, "0.2.0") == ""
+    assert 'PACKAGE = ""' in spu.install_cell(PLACEHOLDER_URL, "0.2.0")
+
+
+def test_set_project_url_pins_the_release_in_every_place_at_once(tmp_path, monkeypatch):
+    import shutil
+
+    from course_lib import coursework
+
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
+    (tmp_path / "course_lib").mkdir()
+    (tmp_path / "course_lib" / "__init__.py").write_text('__version__ = "3.1.4"\n')
+    spu = _script("set_project_url")
+    monkeypatch.setattr(spu, "ROOT", tmp_path)
+    spu.main(["https://github.com/teacher/my-course"])
+    assert (
+        'Source = "https://github.com/teacher/my-course"'
+        in (tmp_path / "pyproject.toml").read_text()
+    )
+    for _, nb, source in _install_cells(tmp_path / "notebooks"):
+        assert 'PACKAGE = "course-lib @ git+https://github.com/teacher/my-course@v3.1.4"' in source
+        assert 'REQUIRED = "3.1.4"' in source
+        assert coursework.is_changed(nb) is False and not coursework.is_edited(nb)  # stamped
+    links = coursework.colab_links("https://github.com/teacher/my-course", ref="v3.1.4")
+    assert links[0][1] == (
+        "https://colab.research.google.com/github/teacher/my-course/blob/v3.1.4/notebooks/"
+        "01_sigmoid_vs_relu.ipynb"
+    )
 
 
 def test_binder_installs_the_package_as_pyproject_says():
@@ -119,32 +169,3 @@ def test_ci_and_the_hosted_workflow_run_the_readmes_test_command():
     workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert re.findall(r"^\s+run: (.*)$", workflow, flags=re.M)[-1] == command
     assert f"\n{command}\n" in (ROOT / ".ci" / "run").read_text()
-
-
-def test_set_project_url_rewrites_every_place_at_once(tmp_path, monkeypatch):
-    import importlib.util
-    import shutil
-
-    from course_lib import coursework
-
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    spec = importlib.util.spec_from_file_location("spu", ROOT / "scripts" / "set_project_url.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "ROOT", tmp_path)
-    module.main(["https://github.com/teacher/my-course"])
-    assert (
-        'Source = "https://github.com/teacher/my-course"'
-        in (tmp_path / "pyproject.toml").read_text()
-    )
-    for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
-        nb = coursework.read_notebook(path)
-        install = "".join(nb["cells"][1]["source"])
-        assert '"course-lib @ git+https://github.com/teacher/my-course"' in install
-        assert coursework.is_changed(nb) is False  # stamped again
-    links = coursework.colab_links("https://github.com/teacher/my-course")
-    assert links[0][1] == (
-        "https://colab.research.google.com/github/teacher/my-course/blob/main/notebooks/"
-        "01_sigmoid_vs_relu.ipynb"
-    )
