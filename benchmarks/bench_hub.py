@@ -143,8 +143,8 @@ def main() -> int:
         env[name] = args.blas_threads
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as work:
-        with Hub(Path(work) / "hub", spawner_environment=env) as hub:
-            users = [f"student{i + 1}" for i in range(max(counts))]
+        users = [f"student{i + 1}" for i in range(max(counts))]
+        with Hub(Path(work) / "hub", students=users, spawner_environment=env) as hub:
             hub.add_users(users)
             for user in users:
                 course = hub.home(user) / "course"
