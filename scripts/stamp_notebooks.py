@@ -1,8 +1,9 @@
-"""Stamp each course notebook with the SHA-256 of its code as shipped.
+"""Stamp each course notebook with the SHA-256 of its code, and of all its cells, as shipped.
 
-Run after changing a notebook's code (and after `ruff format`): the report tells a
-student's edited notebook from the shipped one by this stamp, and a test checks that
-every shipped notebook carries a current one.
+Run after changing a notebook (and after `ruff format`): the report tells a student's
+edited notebook from the shipped one by this stamp, `notebooks --update` replaces only
+copies whose cells still match it, and a test checks that every shipped notebook
+carries a current one.
 
 Usage: python scripts/stamp_notebooks.py [NOTEBOOKS_DIR]
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib.coursework import find_notebooks, is_changed, stamp
+from course_lib.coursework import STAMP_KEY, find_notebooks, stamp
 
 
 def main(argv=None):
@@ -20,9 +21,9 @@ def main(argv=None):
     folder = Path(argv[0]) if argv else None
     for path in find_notebooks(folder):
         nb = nbformat.read(path, as_version=4)
-        if is_changed(nb) is False:
+        before = dict(nb.metadata.get(STAMP_KEY, {}))
+        if dict(stamp(nb).metadata[STAMP_KEY]) == before:
             continue
-        stamp(nb)
         nbformat.write(nb, path)
         print(f"stamped {path.name}")
 

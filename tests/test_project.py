@@ -68,6 +68,15 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_carries_a_current_stamp_of_its_code_and_cells(path):
+    from course_lib import coursework
+
+    nb = coursework.read_notebook(path)
+    assert coursework.is_changed(nb) is False, "run python scripts/stamp_notebooks.py"
+    assert not coursework.is_edited(nb), "run python scripts/stamp_notebooks.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_english_headings_and_ends_with_kousatsu(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
