@@ -16,10 +16,15 @@ def _name(requirement):
     return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def _environment_yml():
-    """The conda and pip dependency names in environment.yml (a flat, simple file)."""
-    conda, pip, section = set(), set(), None
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+# conda-forge's name -> the name in pyproject.toml
+CONDA_NAMES = {"matplotlib-base": "matplotlib"}
+TEST_TOOLS = {"pytest", "nbval", "playwright", "jupyterhub", "psutil", "ruff", "setuptools"}
+
+
+def _conda_env(name):
+    """The conda and pip dependencies of a conda environment file (a flat, simple file)."""
+    conda, pip, section = set(), [], None
+    for line in (ROOT / name).read_text().splitlines():
         stripped = line.strip()
         if not line.startswith((" ", "#")):
             section = "conda" if stripped == "dependencies:" else None
@@ -32,26 +37,41 @@ def _environment_yml():
         if stripped.startswith("- "):
             item = stripped[2:].split("#")[0].strip()
             if section == "pip" and line.startswith("      "):
-                pip.add(item)
+                pip.append(item)
             else:
                 section = "conda"
                 conda.add(_name(item))
-    assert conda, "environment.yml lists no dependencies"
-    return conda, pip
+    assert conda, f"{name} lists no dependencies"
+    return {CONDA_NAMES.get(n, n) for n in conda} - {"python", "pip"}, conda, pip
 
 
-def test_environment_yml_and_pyproject_agree():
+def _pyproject_names():
     # The installed metadata is pyproject.toml's (tomllib is not in Python 3.10).
     reqs = requires("course-lib")
     runtime = {_name(r) for r in reqs if "extra ==" not in r}
     extras = {_name(r) for r in reqs if "extra ==" in r}
     assert runtime and extras
-    conda, pip = _environment_yml()
-    conda.discard("python")
-    conda.discard("pip")
-    assert runtime <= conda, f"missing from environment.yml: {sorted(runtime - conda)}"
-    assert conda <= runtime | extras, f"not in pyproject.toml: {sorted(conda - runtime - extras)}"
-    assert any(re.match(r"-e [\"']?\.", p) for p in pip), "install the project through pip"
+    return runtime, extras
+
+
+def test_the_students_environment_file_has_what_the_notebooks_need_and_no_test_tools():
+    runtime, _ = _pyproject_names()
+    names, raw, pip = _conda_env("environment.yml")
+    assert runtime <= names, f"missing from environment.yml: {sorted(runtime - names)}"
+    assert names == runtime | {"jupyterlab"}, sorted(names - runtime)
+    # conda-forge's matplotlib pulls in Qt; matplotlib-base is the same without it.
+    assert "matplotlib-base" in raw and "matplotlib" not in raw
+    assert pip == ["."], "the course itself, without its test extras"
+    assert not TEST_TOOLS & names
+
+
+def test_the_development_environment_file_adds_the_runner_and_the_test_tools():
+    runtime, extras = _pyproject_names()
+    names, _, pip = _conda_env("environment-dev.yml")
+    names.discard("nodejs")  # for configurable-http-proxy (npm), not a Python package
+    assert runtime <= names, f"missing from environment-dev.yml: {sorted(runtime - names)}"
+    assert names <= runtime | extras, f"not in pyproject.toml: {sorted(names - runtime - extras)}"
+    assert any(re.fullmatch(r"-e [\"']?\.\[test\][\"']?", p) for p in pip), pip
 
 
 def test_there_are_notebooks():
@@ -171,6 +191,16 @@ def _readme_test_command():
     commands = re.findall(r"^python3 -m venv \.venv && .*$", readme, flags=re.M)
     (test,) = [c for c in commands if c.endswith("-m pytest")]
     return test
+
+
+def test_the_hosted_workflow_runs_the_lowest_supported_python_and_colabs():
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    (matrix,) = re.findall(r"^\s+python-version: \[(.*)\]$", workflow, flags=re.M)
+    versions = re.findall(r'"([0-9.]+)"', matrix)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    lowest = re.search(r'^requires-python = ">=(3\.\d+)"$', pyproject, flags=re.M).group(1)
+    assert lowest in versions and "3.13" in versions, versions  # 3.13: Colab's Python
+    assert "python-version: ${{ matrix.python-version }}" in workflow
 
 
 def test_ci_and_the_hosted_workflow_run_the_readmes_test_command():
