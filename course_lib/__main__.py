@@ -4,7 +4,6 @@ Every failure ends in one line on stderr and a non-zero exit code, never a trace
 """
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -74,30 +73,6 @@ def _writable_folder(folder):
     return folder
 
 
-class _StopOnInterrupt:
-    """Ctrl-C asks the run to stop at its next evaluation (its figure is kept); a second
-    Ctrl-C interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping at the next evaluation (Ctrl-C again to quit now)", file=sys.stderr)
-
-    def callback(self, history):
-        return not self.requested
-
-
 def _run(args):
     import matplotlib
 
@@ -115,8 +90,8 @@ def _run(args):
     out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
     data = config.load_data(source=args.source)
     print(f"data: {describe_data(data)['description']}")
-    with _StopOnInterrupt() as interrupt:
-        history = run(config, data, callback=[print_progress(), interrupt.callback])
+    # Ctrl-C ends the run and train() returns what was learned: its figure is kept.
+    history = run(config, data, callback=print_progress())
     print(history.summary())
     slug = config.label.replace(" / ", "_").replace(" ", "_").replace("[", "").replace("]", "")
     path = _unused_path(out / f"accuracy_{slug}_seed{config.seed}.png")
@@ -124,7 +99,7 @@ def _run(args):
     print(f"figure: {path}")
     if history.status == "diverged" or history.dead_since is not None:
         return 1
-    return 130 if interrupt.requested else 0
+    return 130 if history.status == "stopped" else 0
 
 
 def _reproduce(args):

@@ -23,11 +23,18 @@ from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
-from course_lib.evaluation import usable_cores
 from course_lib.results import notebook_runs, verdict
 from course_lib.validation import whole_number
 
 MANIFEST = ".course-lib-report.json"
+
+
+def _usable_cores():
+    """How many cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class OutputFolderError(ValueError):
@@ -302,7 +309,7 @@ def reproduce(
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     if jobs is None:
-        jobs = 2 if usable_cores() >= 2 else 1
+        jobs = 2 if _usable_cores() >= 2 else 1
     jobs = whole_number("jobs", jobs)
     paths = coursework.find_notebooks(notebooks)
     out_dir = _prepare_output(out_dir, paths[0].parent)

@@ -186,7 +186,7 @@ def test_clear_empties_the_session(dash):
         ("seed", -1, "seed must be a whole number >= 0"),
         ("batch_size", 8001, "larger than the training set (8000 images)"),
         ("dataset", "fashion", "could not load Fashion-MNIST"),
-        ("hidden_size_list", "10000000", "GB"),
+        ("hidden_size_list", "10000000", "GiB"),
     ],
 )
 def test_bad_input_shows_a_message_and_runs_nothing(dash, control, value, expected):
