@@ -154,15 +154,14 @@ class MultiLayerNet:
             if isinstance(scale, str):
                 scale = WEIGHT_INITS[scale](n_in, n_out)
             try:
-                draw = (
-                    np.random.randn(n_in, n_out)
-                    if rng is None
-                    else rng.standard_normal((n_in, n_out))
-                )
+                if rng is None:  # the textbook's draw, from NumPy's global random state
+                    draw = np.random.randn(n_in, n_out)
+                else:
+                    draw = rng.standard_normal((n_in, n_out))
+                with np.errstate(over="ignore"):  # an overflow is refused just below
+                    W = (scale * draw).astype(self.dtype)
             except MemoryError as exc:
                 raise MemoryError(f"{exc}; use smaller hidden layers") from None
-            with np.errstate(over="ignore"):  # an overflow is refused just below
-                W = (scale * draw).astype(self.dtype)
             if not np.all(np.isfinite(W)):
                 raise SettingError(
                     "weight_init_std",

@@ -6,11 +6,10 @@ batch and on the whole test set. The notebooks, the dashboard, the CLI and the t
 all train through this function.
 
 One speed trick earns its place (measured with ``benchmarks/bench_training.py``, it
-saves a quarter of a run of the seed's protocol): the test set is evaluated for a group
-of evaluation points at once, from copies of the network taken at each point, and their
-first products are one wide product ``x_test @ [W1 at point 1 | ... | W1 at point k]``,
-which BLAS computes faster per column than k narrow ones. The callbacks hear the points
-of a group in order when the group has been evaluated.
+saves SAVING of a run of the seed's protocol): up to 8 evaluation points are kept as
+copies of the network and evaluated together, their first products sharing one wide
+product ``x_test @ [W1 | W1 | ...]``, which BLAS computes faster per column than one
+product per point. So the callbacks hear a group's points in order, a little later.
 """
 
 import copy
@@ -28,13 +27,12 @@ from course_lib.validation import SettingError, check_data, whole_number
 
 PROGRESS_EVERY = 50
 
-# A run has diverged when its loss is not finite or exceeds this many times the loss
-# of guessing uniformly (ln 10 for 10 classes).
+# A loss that is not finite or exceeds this many times the loss of guessing (ln 10 for
+# 10 classes) has diverged.
 DIVERGENCE_FACTOR = 10
 
-# A group holds at most GROUP_POINTS evaluation points, spans at most GROUP_ITERATIONS
-# iterations (so a callback, such as the dashboard's Stop, hears each point soon), and
-# its copies of the network and its wide product take about GROUP_BYTES at most.
+# A group: at most GROUP_POINTS points within GROUP_ITERATIONS iterations (a callback,
+# such as a Stop button, hears each point soon) and about GROUP_BYTES of copies.
 GROUP_POINTS = 8
 GROUP_ITERATIONS = 80
 GROUP_BYTES = 1 << 26
@@ -54,35 +52,42 @@ def train(
 ):
     """Train ``network`` on ``data`` with the seed's protocol and return a History.
 
-    A model needs ``params`` (arrays the update rule changes in place),
-    ``loss_and_gradient(x, d)`` -> (loss, gradients keyed like params), ``accuracy(x, d)``,
-    ``input_size``, ``output_size`` and ``dtype``, as MultiLayerNet has.
-    data: ((x_train, d_train), (x_test, d_test)), as load_mnist() returns it.
+    The model needs ``params`` (arrays the update changes in place), ``input_size``,
+    ``output_size``, ``dtype``, ``loss_and_gradient(x, d)`` -> (loss, gradients keyed
+    like params) and ``accuracy(x, d)``, as MultiLayerNet has. data is
+    ((x_train, d_train), (x_test, d_test)), as load_mnist() returns it.
     learning_rate: shorthand for ``optimizer=SGD(lr=learning_rate)`` (default 0.1).
     eval_interval: the accuracies are measured every eval_interval iterations and
         after the last one.
     seed: seed of the mini-batch draws; None draws them with ``np.random.choice`` from
-        NumPy's global random state, as the seed's loop does.
-    callback: a function, or a list of them, called as ``callback(history)`` after each
-        evaluation; False from one stops the run after that group of evaluations.
+        NumPy's global state, as the seed's loop does.
+    callback: a function or a list of them, called as ``callback(history)`` after each
+        evaluation; False from one stops the run at the end of that group of points.
     A loss that becomes NaN, infinite or DIVERGENCE_FACTOR times the loss of guessing
-    stops the run ('diverged'); Ctrl-C stops it and returns what was learned so far.
+    ends the run ('diverged'); Ctrl-C ends it and returns what was learned so far.
     """
     try:
         x_train, d_train, x_test, d_test = check_data(
             data, network.input_size, network.output_size, network.dtype
         )
-        settings = _check_settings(iters_num, batch_size, eval_interval, seed, len(x_train))
+        iters_num = whole_number("iters_num", iters_num)
+        batch_size = whole_number("batch_size", batch_size)
+        eval_interval = whole_number("eval_interval", eval_interval)
+        seed = None if seed is None else whole_number("seed", seed, minimum=0)
+        if batch_size > len(x_train):
+            raise SettingError(
+                "batch_size",
+                f"is {batch_size}, larger than the training set "
+                f"({len(x_train)} images): choose at most {len(x_train)}",
+            )
         optimizer = _make_optimizer(optimizer, learning_rate)
     except ValueError as exc:
         # The message says what to change: no traceback through the checks' own frames.
         raise exc.with_traceback(None) from None
-    iters_num, batch_size, eval_interval, seed = settings
     callbacks = callback if isinstance(callback, (list, tuple)) else [callback]
     callbacks = [cb for cb in callbacks if cb is not None]
     rng = np.random if seed is None else np.random.default_rng(seed)
-    history = _new_history(network, data, optimizer, *settings)
-    weight_keys = list(history.grad_norms)
+    history = _new_history(network, data, optimizer, iters_num, batch_size, eval_interval, seed)
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
     group_size = _group_size(network, len(x_test), eval_interval)
     evaluate = _Evaluation(history, x_test, d_test, callbacks)
@@ -99,7 +104,8 @@ def train(
                 loss, grad = network.loss_and_gradient(x_batch, d_batch)
                 if not loss <= loss_limit:  # also catches NaN
                     evaluate.group()
-                    history.status, history.diverged_at = "diverged", i
+                    history.status = "diverged"
+                    history.diverged_at = i
                     history.message = (
                         f"diverged at iteration {i} (the loss became {loss:.4g}, more than "
                         f"{DIVERGENCE_FACTOR} times the loss of guessing); "
@@ -107,13 +113,13 @@ def train(
                     )
                     break
                 if i == 0:  # the gradient at initialisation, free to keep
-                    history.initial_grad_norms = _norms(grad, weight_keys)
+                    history.initial_grad_norms = _norms(grad)
                 optimizer.update(network.params, grad)
                 evaluate.losses.append(loss)
                 last = (i + 1, grad, x_batch, d_batch)
 
                 if (i + 1) % eval_interval == 0 or i + 1 == iters_num:
-                    evaluate.points.append(_point(network, *last, weight_keys, group_size > 1))
+                    evaluate.points.append(_point(network, *last, group_size > 1))
                     full = len(evaluate.points) == group_size or i + 1 == iters_num
                     if full and evaluate.group():
                         history.status = "stopped"
@@ -125,7 +131,7 @@ def train(
         evaluate.callbacks = []
         reached = evaluate.points[-1]["it"] if evaluate.points else (history.eval_iters or [0])[-1]
         if last is not None and last[0] > reached:
-            evaluate.points.append(_point(network, *last, weight_keys, False))
+            evaluate.points.append(_point(network, *last, False))
         evaluate.group()
         history.status = "stopped"
         history.message = f"stopped at iteration {len(evaluate.losses)} (Ctrl-C)"
@@ -133,32 +139,13 @@ def train(
     return _finish(evaluate, optimizer)
 
 
-def _check_settings(iters_num, batch_size, eval_interval, seed, train_size):
-    settings = (
-        whole_number("iters_num", iters_num),
-        whole_number("batch_size", batch_size),
-        whole_number("eval_interval", eval_interval),
-        None if seed is None else whole_number("seed", seed, minimum=0),
-    )
-    if settings[1] > train_size:
-        raise SettingError(
-            "batch_size",
-            f"is {batch_size}, larger than the training set ({train_size} images): "
-            f"choose at most {train_size}",
-        )
-    return settings
-
-
 def _make_optimizer(optimizer, learning_rate):
     if optimizer is None:
         return SGD(lr=0.1 if learning_rate is None else learning_rate)
-    if learning_rate is not None:
+    if learning_rate is not None or not hasattr(optimizer, "update"):
         raise ValueError(
-            "pass the learning rate either as learning_rate= or inside optimizer=, not both"
-        )
-    if not hasattr(optimizer, "update"):
-        raise ValueError(
-            f"optimizer must have update(params, grads), such as SGD(lr=0.1); got {optimizer!r}"
+            "give either learning_rate= or optimizer=, an object with update(params, grads) "
+            f"such as SGD(lr=0.1), not both; got {optimizer=}, {learning_rate=}"
         )
     return optimizer
 
@@ -179,15 +166,15 @@ def _new_history(network, data, optimizer, iters_num, batch_size, eval_interval,
     return History(config=config, data=describe_data(data), grad_norms=grad_norms)
 
 
-def _norms(grad, weight_keys):
-    return {key: float(np.linalg.norm(grad[key])) for key in weight_keys}
+def _norms(grad):
+    return {key: float(np.linalg.norm(g)) for key, g in grad.items() if key.startswith("W")}
 
 
-def _point(network, it, grad, x_batch, d_batch, weight_keys, keep_copy):
+def _point(network, it, grad, x_batch, d_batch, keep_copy):
     """An evaluation point; its test accuracy comes when its group is evaluated."""
     return {
         "it": it,
-        "norms": _norms(grad, weight_keys),
+        "norms": _norms(grad),
         "train_acc": network.accuracy(x_batch, d_batch),
         "model": copy.deepcopy(network) if keep_copy else network,
     }
@@ -203,8 +190,7 @@ def _group_size(network, n_test, eval_interval):
 
 
 class _Evaluation:
-    """The evaluation points waiting for their test accuracy, and the losses not yet in
-    History: each callback sees History as it was at its point."""
+    """Points waiting for their test accuracy, and losses held back with them."""
 
     def __init__(self, history, x_test, d_test, callbacks):
         self.history = history
@@ -216,10 +202,7 @@ class _Evaluation:
         self.points = []
 
     def group(self):
-        """Record the waiting points in order, each heard by every callback.
-
-        True if a callback returned False (asked to stop the run).
-        """
+        """Record the waiting points in order, each heard by the callbacks; True on a stop."""
         history = self.history
         for point, accuracy in zip(self.points, self._test_accuracies(), strict=True):
             point["test_acc"] = accuracy
@@ -254,7 +237,7 @@ class _Evaluation:
 
 
 def _finish(evaluate, optimizer):
-    """The losses still held back into History, and the dead-ReLU note if it applies."""
+    """The losses held back into History, and the dead-ReLU note where it applies."""
     history = evaluate.history
     history.losses.extend(evaluate.losses[len(history.losses) :])
     # Every weight gradient exactly 0 from some evaluation to the end: a hidden layer

@@ -114,7 +114,7 @@ def test_a_loss_too_large_from_the_start_diverges_at_iteration_0():
         ({"learning_rate": -0.1}, "learning_rate"),
         ({"eval_interval": 0}, "eval_interval"),
         ({"optimizer": "adam"}, "update"),
-        ({"optimizer": SGD(lr=0.1), "learning_rate": 0.1}, "not both"),
+        ({"optimizer": SGD(lr=0.1), "learning_rate": 0.1}, "either learning_rate= or"),
     ],
 )
 def test_bad_arguments(kwargs, word):
