@@ -92,8 +92,7 @@ def train(
     rng = np.random if seed is None else np.random.default_rng(seed)
     history = _new_history(network, data, optimizer, iters_num, batch_size, eval_interval, seed)
     loss_limit = DIVERGENCE_FACTOR * math.log(network.output_size)
-    group_size = _group_size(network, eval_interval)
-    evaluate = _Evaluation(history, x_test, d_test, callbacks)
+    evaluate = _Evaluation(network, history, x_test, d_test, callbacks, eval_interval)
     last = None
     try:
         # Overflow in a diverging run is expected and reported through History. One BLAS
@@ -122,8 +121,7 @@ def train(
                 last = (i + 1, grad, x_batch, d_batch)
 
                 if (i + 1) % eval_interval == 0 or i + 1 == iters_num:
-                    evaluate.points.append(_point(network, *last, group_size > 1))
-                    full = len(evaluate.points) == group_size or i + 1 == iters_num
+                    full = evaluate.add(network, *last) or i + 1 == iters_num
                     if full and evaluate.group():
                         history.status = "stopped"
                         history.message = f"stopped at iteration {i + 1}"
@@ -134,12 +132,12 @@ def train(
         evaluate.callbacks = []
         reached = evaluate.points[-1]["it"] if evaluate.points else (history.eval_iters or [0])[-1]
         if last is not None and last[0] > reached:
-            evaluate.points.append(_point(network, *last, False))
+            evaluate.add(network, *last)
         evaluate.group()
         history.status = "stopped"
         history.message = f"stopped at iteration {len(evaluate.losses)} (Ctrl-C)"
         print(f"train(): {history.message}; what was learned so far is returned")
-    return _finish(evaluate, optimizer)
+    return evaluate.finish(optimizer.lr)
 
 
 def _make_optimizer(optimizer, learning_rate):
@@ -173,36 +171,36 @@ def _norms(grad):
     return {key: float(np.linalg.norm(g)) for key, g in grad.items() if key.startswith("W")}
 
 
-def _point(network, it, grad, x_batch, d_batch, keep_copy):
-    """An evaluation point; its test accuracy comes when its group is evaluated."""
-    return {
-        "it": it,
-        "norms": _norms(grad),
-        "train_acc": network.accuracy(x_batch, d_batch),
-        "model": copy.deepcopy(network) if keep_copy else network,
-    }
-
-
-def _group_size(network, eval_interval):
-    """How many evaluation points share one wide product (1: each is evaluated at once)."""
-    if type(network) is not MultiLayerNet:
-        return 1
-    point_bytes = sum(param.nbytes for param in network.params.values())
-    point_bytes += CHUNK_ROWS * network.params["W1"].shape[1] * network.dtype.itemsize
-    return max(1, min(GROUP_POINTS, GROUP_ITERATIONS // eval_interval, GROUP_BYTES // point_bytes))
-
-
 class _Evaluation:
-    """Points waiting for their test accuracy, and losses held back with them."""
+    """Evaluation points waiting for their test accuracy, and the losses held back with
+    them, so that each callback sees History as it was at its point."""
 
-    def __init__(self, history, x_test, d_test, callbacks):
+    def __init__(self, network, history, x_test, d_test, callbacks, eval_interval):
         self.history = history
         self.x_test = x_test
         self.d_test = d_test
         self.callbacks = callbacks
-        self.start = time.perf_counter()
         self.losses = []
         self.points = []
+        self.start = time.perf_counter()
+        self.size = 1  # points per group: grouped only for MultiLayerNet, in a memory bound
+        if type(network) is MultiLayerNet:
+            point_bytes = sum(param.nbytes for param in network.params.values())
+            point_bytes += CHUNK_ROWS * network.params["W1"].shape[1] * network.dtype.itemsize
+            sizes = (GROUP_POINTS, GROUP_ITERATIONS // eval_interval, GROUP_BYTES // point_bytes)
+            self.size = max(1, min(sizes))
+
+    def add(self, network, it, grad, x_batch, d_batch):
+        """Keep the point after iteration ``it``; True when its group is full."""
+        self.points.append(
+            {
+                "it": it,
+                "norms": _norms(grad),
+                "train_acc": network.accuracy(x_batch, d_batch),
+                "model": copy.deepcopy(network) if self.size > 1 else network,
+            }
+        )
+        return len(self.points) == self.size
 
     def group(self):
         """Record the waiting points in order, each heard by the callbacks; True on a stop."""
@@ -244,27 +242,26 @@ class _Evaluation:
                 correct[k] += np.sum(np.argmax(y, axis=1) == d)
         return [float(count / len(self.d_test)) for count in correct]
 
-
-def _finish(evaluate, optimizer):
-    """The losses held back into History, and the dead-ReLU note where it applies."""
-    history = evaluate.history
-    history.losses.extend(evaluate.losses[len(history.losses) :])
-    # Every weight gradient exactly 0 from some evaluation to the end: a hidden layer
-    # outputs 0 for every image (dead ReLUs), and no update can change that.
-    for k, it in enumerate(history.eval_iters):
-        dead = bool(history.grad_norms) and not any(n[k] for n in history.grad_norms.values())
-        history.dead_since = (history.dead_since or it) if dead else None
-    if history.status == "diverged":
-        history.dead_since = None
-    if history.dead_since is not None:
-        note = (
-            f"stopped learning at iteration {history.dead_since}: every weight gradient "
-            "is exactly 0 because a hidden layer outputs 0 for every image (dead ReLUs); "
-            f"try a smaller learning rate than {optimizer.lr:g} or another weight init"
-        )
-        history.message = f"{history.message}; {note}" if history.message else note
-    history.wall_time = time.perf_counter() - evaluate.start
-    return history
+    def finish(self, learning_rate):
+        """The losses held back into History, and the dead-ReLU note where it applies."""
+        history = self.history
+        history.losses.extend(self.losses[len(history.losses) :])
+        # Every weight gradient exactly 0 from some evaluation to the end: a hidden layer
+        # outputs 0 for every image (dead ReLUs), and no update can change that.
+        for k, it in enumerate(history.eval_iters):
+            dead = bool(history.grad_norms) and not any(n[k] for n in history.grad_norms.values())
+            history.dead_since = (history.dead_since or it) if dead else None
+        if history.status == "diverged":
+            history.dead_since = None
+        if history.dead_since is not None:
+            note = (
+                f"stopped learning at iteration {history.dead_since}: every weight gradient "
+                "is exactly 0 because a hidden layer outputs 0 for every image (dead ReLUs); "
+                f"try a smaller learning rate than {learning_rate:g} or another weight init"
+            )
+            history.message = f"{history.message}; {note}" if history.message else note
+        history.wall_time = time.perf_counter() - self.start
+        return history
 
 
 def run(config, data, *, callback=None, network=None):
