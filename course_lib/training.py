@@ -5,7 +5,7 @@ The protocol is the seed's: random mini-batches drawn with replacement, an updat
 batch and on the whole test set. The notebooks, the dashboard, the CLI and the tests
 all train through this function.
 
-One speed trick earns its place (it saves 13 % of the CPU time of a run of the seed's
+One speed trick earns its place (it saves 20 % of the CPU time of a run of the seed's
 protocol, measured): up to 8 evaluation points are kept as copies of the network and
 evaluated together, their first products sharing one wide product
 ``x_test @ [W1 | W1 | ...]``, which BLAS computes faster per column than one product
