@@ -5,7 +5,6 @@ Every failure ends in one line on stderr and a non-zero exit code, never a trace
 
 import argparse
 import io
-import signal
 import sys
 from pathlib import Path
 
@@ -89,30 +88,6 @@ def _figure_name(config, source):
     return f"accuracy_{slug.replace('[', '').replace(']', '')}_seed{config.seed}.png"
 
 
-class _StopOnInterrupt:
-    """Ctrl-C asks the run to stop at its next evaluation (its figure is kept); a second
-    Ctrl-C interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nstopping at the next evaluation (Ctrl-C again to quit now)", file=sys.stderr)
-
-    def callback(self, history):
-        return not self.requested
-
-
 def _run(args):
     import matplotlib
 
@@ -130,8 +105,8 @@ def _run(args):
     out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
     data = config.load_data(source=args.source)
     print(f"data: {describe_data(data)['description']}")
-    with _StopOnInterrupt() as interrupt:
-        history = run(config, data, callback=[print_progress(), interrupt.callback])
+    # Ctrl-C ends the run and train() returns what was learned: its figure is kept.
+    history = run(config, data, callback=print_progress())
     print(history.summary())
     png = io.BytesIO()
     plots.accuracy_figure(history).savefig(png, format="png", dpi=100)
@@ -139,7 +114,7 @@ def _run(args):
     print(f"figure: {path}")
     if history.status == "diverged" or history.dead_since is not None:
         return 1
-    return 130 if interrupt.requested else 0
+    return 130 if history.status == "stopped" else 0
 
 
 def _reproduce(args):

@@ -3,8 +3,11 @@
 ``train()`` already records the gradient norms of every evaluation (``History.grad_norms``)
 and of the first batch (``History.initial_grad_norms``). These helpers measure the same
 things for any network and batch without training it, e.g. a fresh network at
-initialisation, or a trained one on a fixed batch.
+initialisation, or a trained one on a fixed batch. They work on a copy of the network,
+so it is left exactly as it was (batch normalisation's running averages included).
 """
+
+import copy
 
 import numpy as np
 
@@ -22,13 +25,11 @@ def gradient_norms(network, x, d):
     """{'W1': norm, ...}: Frobenius norm of each weight gradient for one batch (x, d).
 
     One forward and backward pass, as in training (batch normalisation uses the batch's
-    statistics); the network's weights and running averages are not changed.
+    statistics).
     """
-    grad = network.gradient(x, d, update_running_stats=False)
-    return {
-        key: float(np.linalg.norm(np.asarray(grad[key], dtype=np.float64)))
-        for key in network.weight_keys
-    }
+    grad = copy.deepcopy(network).gradient(x, d)
+    keys = weight_keys_in_order([key for key in grad if key.startswith("W")])
+    return {key: float(np.linalg.norm(np.asarray(grad[key], dtype=np.float64))) for key in keys}
 
 
 def gradient_ratio(norms):
@@ -43,9 +44,22 @@ def gradient_ratio(norms):
     return first / last if last > 0 else float("nan")
 
 
-def activation_snapshot(network, x):
-    """Outputs of each hidden layer for input x, input side first, as float64 copies.
+def activation_snapshot(network, x, train_flg=True):
+    """Outputs of each hidden layer's activation for input x, input side first, as float64.
 
-    Batch normalisation uses x's own statistics (see ``hidden_activations``).
+    With batch normalisation, x is normalised by its own statistics by default, as in
+    training: these are the activations the gradients come from (at initialisation the
+    running averages, 0 and 1, would show the network as if it had no batch
+    normalisation); ``train_flg=False`` shows what evaluation uses.
     """
-    return [np.array(a, dtype=np.float64) for a in network.hidden_activations(x)]
+    network = copy.deepcopy(network)  # training mode moves the running averages
+    x = np.asarray(x, dtype=network.dtype)
+    outputs = []
+    for name, layer in network.layers.items():
+        if name.startswith("BatchNorm"):
+            x = layer.forward(x, train_flg)
+        else:
+            x = layer.forward(x)
+        if name.startswith("Activation_function"):
+            outputs.append(np.array(x, dtype=np.float64))
+    return outputs

@@ -131,14 +131,6 @@ class History:
             line += f" ({self.message})"
         return line
 
-    def snapshot(self):
-        """A copy whose lists later evaluations do not change (for another thread)."""
-        copy = History(**{f.name: getattr(self, f.name) for f in fields(self)})
-        for name in ("losses", "eval_iters", "train_acc", "test_acc"):
-            setattr(copy, name, list(getattr(self, name)))
-        copy.grad_norms = {k: list(v) for k, v in self.grad_norms.items()}
-        return copy
-
     def to_dict(self):
         """Plain data of this History, valid strict JSON: NaN and infinities become null."""
         data = asdict(self)
@@ -158,6 +150,37 @@ class History:
             if name in values:
                 values[name] = _json_numbers(values[name], to_json=False)
         return cls(**values)
+
+    @classmethod
+    def for_training(cls, network, data, optimizer, **training):
+        """An empty History for ``network`` about to be trained on ``data`` by train()."""
+        config = RunConfig.describe(
+            network,
+            optimizer=getattr(optimizer, "name", type(optimizer).__name__.lower()),
+            learning_rate=optimizer.lr,
+            dataset=getattr(data, "dataset", None),
+            **training,
+        )
+        grad_norms = {key: [] for key in network.params if key.startswith("W")}
+        return cls(config=config, data=describe_data(data), grad_norms=grad_norms)
+
+    def note_dead_relus(self, learning_rate):
+        """Set ``dead_since`` and say so if every weight gradient was exactly 0 from some
+        evaluation to the end: a hidden layer outputs 0 for every image (dead ReLUs), and no
+        update can change that."""
+        self.dead_since = None
+        for k, it in enumerate(self.eval_iters):
+            dead = bool(self.grad_norms) and not any(n[k] for n in self.grad_norms.values())
+            self.dead_since = (self.dead_since or it) if dead else None
+        if self.dead_since is None or self.status == "diverged":
+            self.dead_since = None
+            return
+        note = (
+            f"stopped learning at iteration {self.dead_since}: every weight gradient is exactly "
+            "0 because a hidden layer outputs 0 for every image (dead ReLUs); "
+            f"try a smaller learning rate than {learning_rate:g} or another weight init"
+        )
+        self.message = f"{self.message}; {note}" if self.message else note
 
     @classmethod
     def from_seed_lists(

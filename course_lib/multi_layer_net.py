@@ -1,12 +1,14 @@
-"""MultiLayerNet: the seed's fully connected network, with checked arguments.
+"""MultiLayerNet: the textbook's fully connected network, with checked arguments.
 
-The API is the seed's (``params``, ``layers``, ``predict``, ``loss``,
-``accuracy``, ``gradient``), so the seed's training loop runs on it unchanged.
-``loss_and_gradient`` gives both from one forward pass, for ``train()``.
-With ``use_batchnorm=True`` it is the textbook's MultiLayerNetExtend without dropout:
-``predict(x, train_flg)`` and ``loss(x, d, train_flg)`` take its ``train_flg``.
+The API is the textbook's (``params``, ``layers``, ``last_layer``, ``predict``,
+``loss``, ``accuracy``, ``gradient``, ``numerical_gradient``), so the seed's training
+loop runs on it unchanged. With ``use_batchnorm=True`` it is the textbook's
+MultiLayerNetExtend without dropout: ``predict`` and ``loss`` take its ``train_flg``.
+``loss_and_gradient`` gives the loss and the gradients from one forward pass, for
+``train()``.
 """
 
+import copy
 import numbers
 from collections import OrderedDict
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from course_lib.common import layers
 from course_lib.common.functions import label_indices
+from course_lib.common.gradient import numerical_gradient
 from course_lib.validation import SettingError, choice, positive_number, whole_number, yes_no
 
 ACTIVATIONS = {"sigmoid": layers.Sigmoid, "relu": layers.Relu, "tanh": layers.Tanh}
@@ -28,12 +31,6 @@ WEIGHT_INITS = {
 }
 # The seed also accepts the activation's name for the initialiser that suits it.
 WEIGHT_INIT_ALIASES = {"relu": "He", "sigmoid": "Xavier"}
-
-DTYPES = (np.float32, np.float64)
-
-# Rows of random numbers drawn at a time: bounds the float64 temporary of a wide layer
-# without changing the numbers (a generator's stream does not depend on the chunking).
-_INIT_CHUNK = 1 << 20
 
 
 def check_weight_init(weight_init_std, name="weight_init_std"):
@@ -72,25 +69,13 @@ def check_hidden_sizes(hidden_size_list, name="hidden_size_list"):
     ordered = isinstance(hidden_size_list, (list, tuple, range)) or (
         isinstance(hidden_size_list, np.ndarray) and hidden_size_list.ndim == 1
     )
-    if not ordered:
+    if not ordered or len(hidden_size_list) == 0:
         raise SettingError(
             name,
-            f"must be a list of positive whole numbers such as [40, 20], got {hidden_size_list!r}",
+            f"must be a list of one or more positive whole numbers such as [40, 20], "
+            f"got {hidden_size_list!r}",
         )
     return [whole_number(f"{name}[{i}]", n) for i, n in enumerate(hidden_size_list)]
-
-
-def init_scale(weight_init_std, n_in, n_out):
-    """Standard deviation of a weight matrix of shape (n_in, n_out).
-
-    ``weight_init_std`` is a positive number or a name (case-insensitive):
-    'He'/'relu' sqrt(2/n_in), 'Xavier'/'sigmoid' sqrt(1/n_in),
-    'Glorot' sqrt(2/(n_in+n_out)).
-    """
-    value = check_weight_init(weight_init_std)
-    if isinstance(value, str):
-        return float(WEIGHT_INITS[value](n_in, n_out))
-    return value
 
 
 class MultiLayerNet:
@@ -105,7 +90,9 @@ class MultiLayerNet:
     weight_init_std: a positive std, or 'He'/'relu', 'Xavier'/'sigmoid', 'Glorot'
     weight_decay_lambda: strength of the L2 penalty 0.5 * lambda * sum(W**2)
     dtype: np.float32 (fast) or np.float64 (for gradient checks)
-    seed: seed of the weight initialisation; the same seed gives the same weights
+    seed: None draws the weights from NumPy's global random state, as the textbook
+        does (``np.random.seed(0)`` first makes them repeatable); an int draws them
+        from a generator of their own, the same weights for the same seed
     use_batchnorm: normalise each hidden layer's input to its activation over the batch
         (layers 'BatchNorm1', ...; parameters 'gamma1', 'beta1', ... start at 1 and 0)
     """
@@ -122,81 +109,59 @@ class MultiLayerNet:
         seed=None,
         use_batchnorm=False,
     ):
-        self.input_size = whole_number("input_size", input_size)
-        self.output_size = whole_number("output_size", output_size)
-        self.hidden_size_list = check_hidden_sizes(hidden_size_list)
-        self.activation = check_activation(activation)
-        self.weight_init_std = check_weight_init(weight_init_std)
-        self.weight_decay_lambda = positive_number(
-            "weight_decay_lambda", weight_decay_lambda, allow_zero=True
-        )
-        if np.dtype(dtype) not in [np.dtype(t) for t in DTYPES]:
-            # float16 works but runs about 150 times slower: no BLAS for it.
-            raise SettingError("dtype", f"must be np.float32 or np.float64, got {dtype!r}")
-        self.dtype = np.dtype(dtype)
-        self.seed = None if seed is None else whole_number("seed", seed, minimum=0)
-        self.use_batchnorm = yes_no("use_batchnorm", use_batchnorm)
-        self.hidden_layer_num = len(self.hidden_size_list)
-        self.params = {}
-        self._init_weight(np.random.default_rng(self.seed))
-        if self.use_batchnorm:
-            # After all W and b, as in the textbook: the weights' keys keep their order.
-            for idx, size in enumerate(self.hidden_size_list, start=1):
-                self.params[f"gamma{idx}"] = np.ones(size, dtype=self.dtype)
-                self.params[f"beta{idx}"] = np.zeros(size, dtype=self.dtype)
+        try:
+            self.input_size = whole_number("input_size", input_size)
+            self.output_size = whole_number("output_size", output_size)
+            self.hidden_size_list = check_hidden_sizes(hidden_size_list)
+            self.activation = check_activation(activation)
+            self.weight_init_std = check_weight_init(weight_init_std)
+            self.weight_decay_lambda = positive_number(
+                "weight_decay_lambda", weight_decay_lambda, allow_zero=True
+            )
+            if np.dtype(dtype) not in (np.float32, np.float64):
+                # float16 works but runs about 150 times slower: no BLAS for it.
+                raise SettingError("dtype", f"must be np.float32 or np.float64, got {dtype!r}")
+            self.dtype = np.dtype(dtype)
+            self.seed = None if seed is None else whole_number("seed", seed, minimum=0)
+            self.use_batchnorm = yes_no("use_batchnorm", use_batchnorm)
+            self.hidden_layer_num = len(self.hidden_size_list)
+            self.params = {}
+            self.__init_weight()
+        except (SettingError, MemoryError) as exc:
+            # The message says it all: no traceback through the checks' own frames.
+            raise exc.with_traceback(None) from None
 
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
-            self.layers[f"Affine{idx}"] = self._affine(idx)
+            self.layers[f"Affine{idx}"] = layers.Affine(
+                self.params[f"W{idx}"], self.params[f"b{idx}"]
+            )
             if self.use_batchnorm:
                 self.layers[f"BatchNorm{idx}"] = layers.BatchNormalization(
                     self.params[f"gamma{idx}"], self.params[f"beta{idx}"]
                 )
             self.layers[f"Activation_function{idx}"] = ACTIVATIONS[self.activation]()
         idx = self.hidden_layer_num + 1
-        self.layers[f"Affine{idx}"] = self._affine(idx)
+        self.layers[f"Affine{idx}"] = layers.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"])
         self.last_layer = layers.SoftmaxWithLoss()
 
-    def _affine(self, idx):
-        # Nothing uses the gradient of the input images: the first layer skips that
-        # product, the largest of the backward pass.
-        return layers.Affine(self.params[f"W{idx}"], self.params[f"b{idx}"], need_dx=idx > 1)
-
-    @property
-    def sizes(self):
-        """All layer sizes, input to output."""
-        return [self.input_size, *self.hidden_size_list, self.output_size]
-
-    @property
-    def weight_keys(self):
-        """Names of the weight matrices, input to output: ['W1', 'W2', ...]."""
-        return [f"W{i}" for i in range(1, self.hidden_layer_num + 2)]
-
-    def state(self):
-        """Every array that decides what the network computes, by name: the params and,
-        with batch normalisation, the running averages ('BatchNorm1.running_mean', ...).
-
-        The arrays themselves, not copies: copying into them changes the network.
-        """
-        state = dict(self.params)
-        for name, layer in self.layers.items():
-            if isinstance(layer, layers.BatchNormalization):
-                state[f"{name}.running_mean"] = layer.running_mean
-                state[f"{name}.running_var"] = layer.running_var
-        return state
-
-    def _init_weight(self, rng):
-        sizes = self.sizes
-        shapes = [(sizes[i - 1], sizes[i]) for i in range(1, len(sizes))]
-        _check_memory(shapes, self.dtype)
-        for idx, (n_in, n_out) in enumerate(shapes, start=1):
-            scale = init_scale(self.weight_init_std, n_in, n_out)
-            W = np.empty((n_in, n_out), dtype=self.dtype)
-            rows = max(1, _INIT_CHUNK // n_out)
-            for start in range(0, n_in, rows):
-                part = rng.standard_normal((min(rows, n_in - start), n_out))
+    def __init_weight(self):
+        all_size_list = [self.input_size, *self.hidden_size_list, self.output_size]
+        rng = None if self.seed is None else np.random.default_rng(self.seed)
+        for idx in range(1, len(all_size_list)):
+            n_in, n_out = all_size_list[idx - 1], all_size_list[idx]
+            scale = self.weight_init_std
+            if isinstance(scale, str):
+                scale = WEIGHT_INITS[scale](n_in, n_out)
+            try:
+                if rng is None:  # the textbook's draw, from NumPy's global random state
+                    draw = np.random.randn(n_in, n_out)
+                else:
+                    draw = rng.standard_normal((n_in, n_out))
                 with np.errstate(over="ignore"):  # an overflow is refused just below
-                    W[start : start + rows] = scale * part
+                    W = (scale * draw).astype(self.dtype)
+            except MemoryError as exc:
+                raise MemoryError(f"{exc}; use smaller hidden layers") from None
             if not np.all(np.isfinite(W)):
                 raise SettingError(
                     "weight_init_std",
@@ -205,138 +170,89 @@ class MultiLayerNet:
                 )
             self.params[f"W{idx}"] = W
             self.params[f"b{idx}"] = np.zeros(n_out, dtype=self.dtype)
+        if self.use_batchnorm:
+            # After all W and b, as in the textbook.
+            for idx, size in enumerate(self.hidden_size_list, start=1):
+                self.params[f"gamma{idx}"] = np.ones(size, dtype=self.dtype)
+                self.params[f"beta{idx}"] = np.zeros(size, dtype=self.dtype)
 
-    def _as_input(self, x):
-        # One cast up front keeps every product in the network's dtype.
-        return np.asarray(x, dtype=self.dtype)
-
-    @staticmethod
-    def _forward(layer, x, train_flg, update_running_stats):
-        # Only batch normalisation has a training mode; the others take x alone, as the
-        # seed's layers do.
-        if isinstance(layer, layers.BatchNormalization):
-            return layer.forward(x, train_flg, update_running_stats)
-        return layer.forward(x)
-
-    def predict(self, x, train_flg=False, update_running_stats=True, *, after=None):
+    def predict(self, x, train_flg=False):
         """Scores (logits) for each row of x.
 
         With batch normalisation, ``train_flg=True`` normalises with the batch's own
-        statistics and moves the running averages (unless ``update_running_stats=False``);
-        otherwise the running averages are used.
-        after: the name of a layer (e.g. 'Affine1') whose output x already is; only the
-        layers after it are applied (train() computes the first product of several
-        snapshots of the weights at once, then finishes each with this).
+        statistics and moves the running averages; otherwise the running averages are used.
         """
-        x = self._as_input(x)
-        layers = self.layers.values()
-        if after is not None:
-            names = list(self.layers)
-            if after not in self.layers:
-                raise ValueError(f"after={after!r} is not a layer of this network: {names}")
-            layers = [self.layers[name] for name in names[names.index(after) + 1 :]]
-        for layer in layers:
-            x = self._forward(layer, x, train_flg, update_running_stats)
+        x = np.asarray(x, dtype=self.dtype)  # one cast keeps every product in one dtype
+        for name, layer in self.layers.items():
+            if name.startswith("BatchNorm"):
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
         return x
 
-    def hidden_activations(self, x, train_flg=True):
-        """Outputs of each hidden layer's activation for input x, input side first.
-
-        With batch normalisation, x is normalised by its own statistics by default, as in
-        training: these are the activations the gradients come from, and at
-        initialisation the running averages (0 and 1) would show the network as if it
-        had no batch normalisation. The running averages are never changed, so looking
-        leaves the network as it was; ``train_flg=False`` shows what evaluation uses.
-        """
-        x = self._as_input(x)
-        outs = []
-        for name, layer in self.layers.items():
-            x = self._forward(layer, x, train_flg, update_running_stats=False)
-            if name.startswith("Activation_function"):
-                outs.append(x)
-        return outs
-
-    def weight_penalty(self):
-        """The L2 term 0.5 * lambda * sum of squared weights (0 without weight decay)."""
-        if not self.weight_decay_lambda:
-            return 0.0
-        total = sum(
-            float(np.sum(np.square(self.params[k], dtype=np.float64))) for k in self.weight_keys
-        )
-        return 0.5 * self.weight_decay_lambda * total
-
-    def loss(self, x, d, train_flg=False, update_running_stats=True):
+    def loss(self, x, d, train_flg=False):
         """Cross-entropy loss plus the L2 weight penalty (d: label indices or one-hot)."""
-        y = self.predict(x, train_flg, update_running_stats)
-        return self.last_layer.forward(y, d) + self.weight_penalty()
+        y = self.predict(x, train_flg)
+        weight_decay = 0.0
+        if self.weight_decay_lambda:
+            for idx in range(1, self.hidden_layer_num + 2):
+                W = self.params[f"W{idx}"]
+                weight_decay += 0.5 * self.weight_decay_lambda * float(np.sum(W**2))
+        return self.last_layer.forward(y, d) + weight_decay
 
     def accuracy(self, x, d):
         """Fraction of rows whose highest score is the label (d: indices or one-hot)."""
         d = label_indices(d, self.output_size)
-        # The argmax of the logits is that of the softmax: no softmax is needed here.
-        y = np.argmax(self.predict(x, train_flg=False), axis=1)
-        return float(np.count_nonzero(y == d) / y.shape[0])
+        y = np.argmax(self.predict(x), axis=1)
+        return float(np.sum(y == d) / x.shape[0])
 
-    def loss_and_gradient(self, x, d, update_running_stats=True):
+    def numerical_gradient(self, x, d):
+        """The gradients of ``loss`` by central differences, keyed like ``params`` (slow).
+
+        With batch normalisation: those of ``loss(x, d, train_flg=True)``, as ``gradient``.
+        Use a float64 network; this one's running averages are left as they were.
+        """
+        network = copy.deepcopy(self)  # every loss in training mode moves running averages
+
+        def loss_W(W):
+            return network.loss(x, d, train_flg=True)
+
+        return {key: numerical_gradient(loss_W, param) for key, param in network.params.items()}
+
+    def loss_and_gradient(self, x, d):
         """(loss, gradients) of one batch from one forward and one backward pass.
 
         The gradients are a dict keyed like ``params``. Batch normalisation uses the
         batch's statistics (the loss is ``loss(x, d, train_flg=True)``) and moves its
-        running averages, unless ``update_running_stats=False`` (for measuring).
+        running averages, as a training step does.
         """
-        loss = self.loss(x, d, True, update_running_stats)
+        loss = self.loss(x, d, train_flg=True)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
             dout = layer.backward(dout)
 
-        grad = {}
+        grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
             affine = self.layers[f"Affine{idx}"]
-            grad[f"W{idx}"] = affine.dW
-            if self.weight_decay_lambda:
-                grad[f"W{idx}"] = affine.dW + self.weight_decay_lambda * affine.W
-            grad[f"b{idx}"] = affine.db
+            grads[f"W{idx}"] = affine.dW + self.weight_decay_lambda * affine.W
+            grads[f"b{idx}"] = affine.db
             if self.use_batchnorm and idx <= self.hidden_layer_num:
-                norm = self.layers[f"BatchNorm{idx}"]
-                grad[f"gamma{idx}"] = norm.dgamma
-                grad[f"beta{idx}"] = norm.dbeta
-        return loss, grad
+                grads[f"gamma{idx}"] = self.layers[f"BatchNorm{idx}"].dgamma
+                grads[f"beta{idx}"] = self.layers[f"BatchNorm{idx}"].dbeta
+        return loss, grads
 
-    def gradient(self, x, d, update_running_stats=True):
-        """Gradients of ``loss`` by backpropagation, as a dict keyed like ``params``.
+    def gradient(self, x, d):
+        """The gradients of ``loss`` by backpropagation, keyed like ``params``.
 
         With batch normalisation: those of ``loss(x, d, train_flg=True)``.
         """
-        return self.loss_and_gradient(x, d, update_running_stats)[1]
+        return self.loss_and_gradient(x, d)[1]
 
     def __repr__(self):
+        sizes = [self.input_size, *self.hidden_size_list, self.output_size]
         batchnorm = ", use_batchnorm=True" if self.use_batchnorm else ""
         return (
-            f"MultiLayerNet(sizes={self.sizes}, activation={self.activation!r}, "
+            f"MultiLayerNet(sizes={sizes}, activation={self.activation!r}, "
             f"weight_init_std={self.weight_init_std!r}, dtype={self.dtype.name}, "
             f"seed={self.seed!r}{batchnorm})"
         )
-
-
-def _check_memory(shapes, dtype):
-    """MemoryError naming the size, before allocating weights that cannot fit."""
-    needed = sum((n_in + 1) * n_out for n_in, n_out in shapes) * dtype.itemsize
-    available = _available_memory()
-    if available is not None and needed > available:
-        layout = " + ".join(f"{n_in}x{n_out}" for n_in, n_out in shapes)
-        raise MemoryError(
-            f"the network's {dtype.name} weights ({layout}) need {needed / 1e9:.1f} GB, "
-            f"but only {available / 1e9:.1f} GB of memory is free; use smaller hidden layers"
-        )
-
-
-def _available_memory():
-    """Bytes of memory available now (Linux), or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None

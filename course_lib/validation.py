@@ -1,15 +1,18 @@
 """Checks of values a person chose, with messages that say what was wrong and what to do.
 
 Every setting of a run is checked here once, where it enters (``RunConfig``,
-``MultiLayerNet``, ``train()``). A failed check raises ``SettingError``, a ValueError
-that remembers which setting it was about, so each front end can name the setting in
-its own words: the CLI says ``--iters``, the dashboard says ``iterations``.
+``MultiLayerNet``, ``train()``), and so is the data given to ``train()``. A failed
+check of a setting raises ``SettingError``, a ValueError that remembers which setting
+it was about, so each front end can name the setting in its own words: the CLI says
+``--iters``, the dashboard says ``iterations``.
 """
 
 import math
 import numbers
 
 import numpy as np
+
+from course_lib.common.functions import label_indices
 
 
 class SettingError(ValueError):
@@ -72,3 +75,39 @@ def choice(name, value, choices):
             if option.lower() == value.strip().lower():
                 return option
     raise SettingError(name, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_data(data, input_size, output_size, dtype):
+    """(x_train, d_train, x_test, d_test) of ``data``, checked where it enters train().
+
+    The images come back flattened, in ``dtype``, and the labels as class indices; data
+    of the wrong shape, NaN or infinite pixels and labels outside the classes raise a
+    ValueError that says which.
+    """
+    try:
+        (x_train, d_train), (x_test, d_test) = data
+    except (TypeError, ValueError):
+        raise ValueError(
+            "data must be ((x_train, d_train), (x_test, d_test)) as load_mnist() returns it"
+        ) from None
+    checked = []
+    for name, x, d in (("training", x_train, d_train), ("test", x_test, d_test)):
+        if len(x) != len(d) or len(x) == 0:
+            raise ValueError(
+                f"the {name} data has {len(x)} images and {len(d)} labels; "
+                "they must be as many, and more than 0"
+            )
+        if np.size(x) != len(x) * input_size:
+            raise ValueError(
+                f"the {name} images have {np.size(x) // len(x)} values each, but the "
+                f"network expects input_size={input_size}"
+            )
+        x = np.asarray(x, dtype=dtype).reshape(len(x), -1)
+        bad = x.size - np.count_nonzero(np.isfinite(x))
+        if bad:
+            raise ValueError(
+                f"the {name} images contain {bad:,} NaN or infinite values (of {x.size:,}); "
+                "clean or reload the data before training"
+            )
+        checked += [x, label_indices(d, output_size, f"{name} labels")]
+    return checked

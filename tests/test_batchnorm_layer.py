@@ -1,5 +1,7 @@
 """The BatchNormalization layer: statistics, running averages, dtype, shapes, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -34,10 +36,6 @@ def test_running_averages_follow_the_batch_with_momentum(rng):
     mean, var = layer.running_mean.copy(), layer.running_var.copy()
     out = layer.forward(x, train_flg=False)
     np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + BATCHNORM_EPS))
-    np.testing.assert_array_equal(layer.running_mean, mean)
-    np.testing.assert_array_equal(layer.running_var, var)
-    # Measuring with the batch's statistics need not move them either.
-    layer.forward(x, train_flg=True, update_running_stats=False)
     np.testing.assert_array_equal(layer.running_mean, mean)
     np.testing.assert_array_equal(layer.running_var, var)
 
@@ -105,15 +103,35 @@ def test_momentum_outside_0_1_is_refused(momentum):
         _layer(4, momentum=momentum)
 
 
-def test_one_row_while_training_is_an_error_not_a_silent_zero():
-    layer = _layer(4)
-    with pytest.raises(ValueError, match="at least 2 rows per batch while training") as info:
-        layer.forward(np.arange(4.0).reshape(1, 4))
-    assert "got 1" in str(info.value) and "train_flg=False" in str(info.value)
-    # Refused before anything moved; evaluating one row is fine.
-    np.testing.assert_array_equal(layer.running_mean, np.zeros(4))
-    np.testing.assert_array_equal(layer.running_var, np.ones(4))
-    assert layer.forward(np.arange(4.0).reshape(1, 4), train_flg=False).shape == (1, 4)
-    # Two rows are enough, and give a real gradient.
-    layer.forward(np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 2.5, 0.0]]))
+def test_one_row_while_training_gives_the_textbooks_degenerate_result_with_a_warning():
+    # One row is its own mean: the output is beta and every gradient but dbeta is 0, as
+    # in the textbook; the layer says so instead of refusing.
+    layer = BatchNormalization(np.full(4, 2.0), np.array([0.5, -1.0, 0.0, 3.0]))
+    with pytest.warns(RuntimeWarning, match="1-row batch while training"):
+        out = layer.forward(np.arange(4.0).reshape(1, 4))
+    np.testing.assert_array_equal(out, [[0.5, -1.0, 0.0, 3.0]])
+    dout = np.array([[1.0, -2.0, 0.5, 4.0]])
+    np.testing.assert_array_equal(layer.backward(dout), np.zeros((1, 4)))
+    np.testing.assert_array_equal(layer.dgamma, np.zeros(4))
+    np.testing.assert_array_equal(layer.dbeta, dout[0])
+    # Evaluating one row uses the running averages: no warning, a real gradient.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.forward(np.arange(4.0).reshape(1, 4), train_flg=False)
+    assert np.abs(layer.backward(dout)).min() > 0
+    # Two rows are enough for a real gradient in training mode.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer.forward(np.array([[0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 2.5, 0.0]]))
     assert np.abs(layer.backward(np.array([[1.0, 0.0, 2.0, 1.0], [0.0, 0.0, 1.0, 3.0]]))).max() > 0
+
+
+def test_evaluation_mode_backward_is_gamma_dout_over_std(rng):
+    x = _batch(rng)
+    layer = BatchNormalization(
+        np.array([2.0, 0.5, 1.0, 3.0]), np.zeros(4), running_var=np.array([4.0, 1.0, 0.25, 9.0])
+    )
+    layer.forward(x, train_flg=False)
+    dout = rng.standard_normal(x.shape)
+    std = np.sqrt(np.array([4.0, 1.0, 0.25, 9.0]) + BATCHNORM_EPS)
+    np.testing.assert_allclose(layer.backward(dout), layer.gamma * dout / std, rtol=1e-12)

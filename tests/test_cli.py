@@ -82,7 +82,7 @@ def test_every_shown_setting_is_a_flag_with_its_default_in_the_help():
         (["--seed", "-1"], ["--seed", ">= 0"]),
         (["--batch-size", "100000"], ["larger than the training set"]),
         (["--iters", "ten"], ["--iters", "ten"]),
-        (["--hidden", "10000000"], ["GB", "smaller hidden layers"]),
+        (["--hidden", "10000000"], ["GiB", "smaller hidden layers"]),
     ],
 )
 def test_bad_arguments_exit_with_one_line(args, words, tmp_path):

@@ -195,7 +195,7 @@ def test_clear_empties_the_session_and_numbers_go_on(dash):
         ("weight_init_std", "big", "weight init must be a positive number or one of"),
         ("batch_size", "8001", "larger than the training set (8000 images)"),
         ("dataset", "fashion", "could not load Fashion-MNIST"),
-        ("hidden_size_list", "10000000", "GB"),
+        ("hidden_size_list", "10000000", "GiB"),
     ],
 )
 def test_bad_input_says_what_is_wrong_in_one_line_and_runs_nothing(dash, control, value, expected):

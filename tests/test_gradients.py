@@ -12,7 +12,7 @@ TOL = 1e-6
 
 def test_numerical_gradient_of_a_known_function():
     x = np.array([1.0, -2.0, 3.0])
-    g = numerical_gradient(lambda: float(np.sum(x**3)), x)
+    g = numerical_gradient(lambda x: float(np.sum(x**3)), x)
     np.testing.assert_allclose(g, 3 * x**2, rtol=1e-8)
     np.testing.assert_array_equal(x, [1.0, -2.0, 3.0])  # restored
 
@@ -27,7 +27,7 @@ def _check_layer(layer, x, rng):
     """Check dL/dx (and dW, db for Affine) for L = sum(forward(x) * r)."""
     r = rng.standard_normal(layer.forward(x).shape)
 
-    def f():
+    def f(_):
         return float(np.sum(layer.forward(x) * r))
 
     layer.forward(x)
@@ -71,7 +71,7 @@ def test_batchnorm_backward_matches_numerical_gradient(train_flg, shape, rng):
     x = rng.standard_normal(shape) * 3.0 + 1.5
     r = rng.standard_normal(shape)
 
-    def f():
+    def f(_):
         # The running averages move with each training-mode call, but in training mode
         # the output does not depend on them.
         return float(np.sum(layer.forward(x, train_flg) * r))
@@ -105,7 +105,7 @@ def test_softmax_with_loss_backward(labels, rng):
     layer = layers.SoftmaxWithLoss()
     layer.forward(x, d)
     dx = layer.backward()
-    num = numerical_gradient(lambda: layer.forward(x, d), x)
+    num = numerical_gradient(lambda _: layer.forward(x, d), x)
     assert rel_error(dx, num) < TOL
 
 
@@ -141,7 +141,7 @@ def test_network_gradient_matches_numerical_gradient(activation, weight_decay_la
     d = np.eye(3)[rng.integers(0, 3, 10)]
     grad = {k: v.copy() for k, v in net.gradient(x, d).items()}
     for key, param in net.params.items():
-        num = numerical_gradient(lambda: net.loss(x, d), param)
+        num = numerical_gradient(lambda W: net.loss(x, d), param)
         err = rel_error(grad[key], num)
         assert err < TOL, f"{activation} lambda={weight_decay_lambda} {key}: {err:.2e}"
     if weight_decay_lambda:
@@ -165,7 +165,7 @@ def test_batchnorm_network_gradient_matches_numerical_gradient(
     grad = {k: v.copy() for k, v in net.gradient(x, d).items()}
     assert set(grad) == set(net.params)
 
-    def f():
+    def f(W):
         return net.loss(x, d, train_flg=True)
 
     for key, param in net.params.items():

@@ -91,6 +91,17 @@ def test_dead_relus_are_detected_and_said(sample_data, lr):
 def test_a_std_that_overflows_the_weights_is_refused():
     with pytest.raises(ValueError, match="overflow"):
         MultiLayerNet(6, [8], 3, weight_init_std=1e300)
+    with pytest.raises(ValueError, match="too large for float32"):
+        MultiLayerNet(6, [8], 3, weight_init_std=1e39)  # finite in float64, not in float32
+
+
+def test_weights_too_large_for_memory_say_so_in_one_line():
+    # NumPy's own MemoryError names the size; the network adds what to do.
+    with pytest.raises(MemoryError) as info:
+        MultiLayerNet(784, [10_000_000], 10)
+    message = str(info.value)
+    assert "GiB" in message and "(784, 10000000)" in message
+    assert message.endswith("use smaller hidden layers") and "\n" not in message
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,8 @@ from tests.hub_support import (
     run_notebooks_together,
 )
 
+pytestmark = pytest.mark.hub
+
 STUDENTS = ("student1", "student2", "student3")
 NB01 = "01_sigmoid_vs_relu.ipynb"
 NB05 = "05_instructor_dashboard.ipynb"

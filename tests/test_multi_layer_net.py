@@ -1,7 +1,13 @@
+import copy
+import traceback
+
 import numpy as np
 import pytest
 
 from course_lib import MultiLayerNet
+from course_lib.common.gradient import rel_error
+from course_lib.diagnostics import activation_snapshot
+from course_lib.validation import SettingError
 
 
 def test_shapes_params_and_layer_names():
@@ -88,8 +94,76 @@ def test_accuracy_with_index_and_one_hot_labels():
     assert net.accuracy(x, np.eye(2)[1 - d]) == 0.0
 
 
-def test_hidden_activations_have_one_array_per_hidden_layer():
+def test_activation_snapshot_has_one_array_per_hidden_layer():
     net = MultiLayerNet(4, [3, 5], 2, activation="tanh", seed=0)
-    acts = net.hidden_activations(np.ones((7, 4)))
+    acts = activation_snapshot(net, np.ones((7, 4)))
     assert [a.shape for a in acts] == [(7, 3), (7, 5)]
-    assert all(np.all(np.abs(a) <= 1) for a in acts)
+    assert all(a.dtype == np.float64 and np.all(np.abs(a) <= 1) for a in acts)
+
+
+def test_without_a_seed_the_weights_come_from_numpys_global_state():
+    # As the textbook draws them: scale * np.random.randn(n_in, n_out), then the dtype.
+    np.random.seed(0)
+    net = MultiLayerNet(784, [40, 20], 10, weight_init_std=0.01)
+    np.random.seed(0)
+    expected = [0.01 * np.random.randn(n_in, n_out) for n_in, n_out in ((784, 40), (40, 20))]
+    for key, W in zip(("W1", "W2"), expected, strict=True):
+        np.testing.assert_array_equal(net.params[key], W.astype(np.float32))
+    np.random.seed(0)
+    again = MultiLayerNet(784, [40, 20], 10, weight_init_std=0.01)
+    for key, value in net.params.items():
+        np.testing.assert_array_equal(again.params[key], value)
+    # A seed of its own ignores the global state.
+    np.random.seed(1)
+    a = MultiLayerNet(784, [40, 20], 10, seed=3)
+    np.random.seed(2)
+    b = MultiLayerNet(784, [40, 20], 10, seed=3)
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+
+
+@pytest.mark.parametrize("hidden", [[], (), np.array([], dtype=int)])
+def test_no_hidden_layer_is_refused(hidden):
+    with pytest.raises(SettingError, match="one or more positive whole numbers"):
+        MultiLayerNet(784, hidden, 10)
+
+
+def test_a_bad_argument_is_raised_from_the_constructor_alone():
+    # The student sees their cell and MultiLayerNet's line, not the checks' own frames.
+    with pytest.raises(SettingError) as info:
+        MultiLayerNet(784, [40, 0], 10)
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert [f.name for f in frames][-1] == "__init__" and len(frames) == 2, frames
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("use_batchnorm", [False, True])
+def test_numerical_gradient_of_the_network_matches_backpropagation(activation, use_batchnorm):
+    net = MultiLayerNet(
+        6,
+        [5, 4],
+        3,
+        activation=activation,
+        weight_init_std=0.8,
+        weight_decay_lambda=0.05,
+        dtype=np.float64,
+        seed=2,
+        use_batchnorm=use_batchnorm,
+    )
+    rng = np.random.default_rng(1)
+    x, d = rng.standard_normal((8, 6)), rng.integers(0, 3, 8)
+    before = copy.deepcopy(net)
+    num = net.numerical_gradient(x, d)
+    # The network is left as it was: its params and running averages.
+    for key, value in before.params.items():
+        np.testing.assert_array_equal(net.params[key], value)
+    if use_batchnorm:
+        layer, old = net.layers["BatchNorm1"], before.layers["BatchNorm1"]
+        np.testing.assert_array_equal(layer.running_mean, old.running_mean)
+    grad = net.gradient(x, d)
+    assert num.keys() == grad.keys() == net.params.keys()
+    for key in grad:
+        if use_batchnorm and key in ("b1", "b2"):  # batch norm cancels these: both ~0
+            assert np.abs(num[key]).max() < 1e-8 and np.abs(grad[key]).max() < 1e-12
+            continue
+        assert rel_error(grad[key], num[key]) < 1e-6, key

@@ -33,19 +33,6 @@ def relu_grad(x):
     return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
 
 
-def tanh(x):
-    """Hyperbolic tangent."""
-    return np.tanh(x)
-
-
-def logsumexp(x, axis=-1):
-    """log(sum(exp(x))) along axis, shifted by the maximum so it cannot overflow."""
-    x = np.asarray(x)
-    m = np.max(x, axis=axis, keepdims=True)
-    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-    return np.squeeze(out, axis=axis)
-
-
 def softmax(x):
     """Softmax over the last axis, stable for large inputs."""
     x = np.asarray(x)
@@ -123,11 +110,6 @@ def softmax_with_cross_entropy(logits, d):
     picked = logits[np.arange(logits.shape[0]), idx]
     loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
     return y, loss
-
-
-def softmax_cross_entropy(logits, d):
-    """Mean cross-entropy of softmax(logits) against labels d (one-hot or indices)."""
-    return softmax_with_cross_entropy(logits, d)[1]
 
 
 def one_hot(d, n_classes=10, dtype=np.float32):

@@ -4,10 +4,11 @@ import numpy as np
 
 
 def numerical_gradient(f, x, h=1e-5):
-    """Central-difference gradient of the scalar function ``f()`` w.r.t. array ``x``.
+    """Central-difference gradient of the scalar function ``f(x)`` w.r.t. the array ``x``.
 
-    ``x`` is perturbed in place, one element at a time, and restored, so ``f``
-    may read it through any reference (for example a network's ``params``).
+    As in the textbook, ``x`` is changed in place, one element at a time, and restored,
+    so ``f`` may also ignore its argument and read ``x`` through another reference
+    (``lambda W: network.loss(x, d)`` for a network's ``params['W1']``).
     Use float64 arrays: in float32 the differences drown in rounding.
     """
     grad = np.zeros_like(x, dtype=np.float64)
@@ -16,9 +17,9 @@ def numerical_gradient(f, x, h=1e-5):
         i = it.multi_index
         old = x[i]
         x[i] = old + h
-        f_plus = f()
+        f_plus = f(x)
         x[i] = old - h
-        f_minus = f()
+        f_minus = f(x)
         x[i] = old
         grad[i] = (f_plus - f_minus) / (2 * h)
         it.iternext()

@@ -23,9 +23,6 @@ class SGD:
         for key in params:
             params[key] -= self.lr * grads[key]
 
-    def __repr__(self):
-        return f"SGD(lr={self.lr:g})"
-
 
 class Momentum:
     """SGD with momentum: v <- momentum * v - lr * dW, then W <- W + v."""
@@ -44,9 +41,6 @@ class Momentum:
             self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
             params[key] += self.v[key]
 
-    def __repr__(self):
-        return f"Momentum(lr={self.lr:g}, momentum={self.momentum:g})"
-
 
 class AdaGrad:
     """Per-parameter step sizes that shrink with the sum of squared gradients seen."""
@@ -64,9 +58,6 @@ class AdaGrad:
             self.h[key] += grads[key] * grads[key]
             # 1e-7 keeps the first steps finite where a gradient has been exactly 0.
             params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
-
-    def __repr__(self):
-        return f"AdaGrad(lr={self.lr:g})"
 
 
 class Adam:
@@ -93,9 +84,6 @@ class Adam:
             self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
             self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
             params[key] -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
-
-    def __repr__(self):
-        return f"Adam(lr={self.lr:g}, beta1={self.beta1:g}, beta2={self.beta2:g})"
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, AdaGrad, Adam)}
