@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -71,11 +72,20 @@ def _failure(exc, cells, index, timeout):
     return f"failed in cell {index + 1} (`{first_line}`): {what}"
 
 
-def _png_outputs(nb):
-    for cell in nb.cells:
+def _figures(nb):
+    """(PNG bytes, caption) of each figure: the caption names the section and cell it is
+    in, and the runs that cell showed."""
+    section = ""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            section = ([""] + re.findall(r"^#+ (.+)$", cell.source, flags=re.M))[-1] or section
+            continue
+        runs = ", ".join(h.label for h in notebook_runs({"cells": [cell]}))
         for output in cell.get("outputs", []):
             if "image/png" in output.get("data", {}):
-                yield base64.b64decode(output["data"]["image/png"])
+                caption = f"{section}, cell {index + 1}" if section else f"cell {index + 1}"
+                caption += f"; runs: {runs}" if runs else ""
+                yield base64.b64decode(output["data"]["image/png"]), caption
 
 
 class _Stopped(Exception):
@@ -236,8 +246,9 @@ def _report_text(executed, rows, source, changed, runs_name):
     for r in executed:
         if r["figures"]:
             lines += [f"### {Path(r['name']).stem}", ""]
-            lines += [f"![{Path(name).stem}](<{name}>)" for name in r["figures"]]
-            lines.append("")
+            for k, (name, caption) in enumerate(r["figures"], start=1):
+                lines += [f"![{Path(name).stem}](<{name}>)", ""]
+                lines += [f"*Figure {k} of {Path(r['name']).stem}*: {caption}.", ""]
     return "\n".join(lines)
 
 
@@ -252,10 +263,11 @@ def _write_report(staging, executed, rows, source, changed, names):
                 continue
             nbformat.write(record["nb"], staging / names.place(record["name"]))
             stem = Path(record["name"]).stem
-            for k, png in enumerate(_png_outputs(record["nb"]), start=1):
-                record["figures"].append(names.place(f"figures/{stem}_{k:02d}.png"))
+            for k, (png, caption) in enumerate(_figures(record["nb"]), start=1):
+                name = names.place(f"figures/{stem}_{k:02d}.png")
+                record["figures"].append((name, caption))
                 (staging / "figures").mkdir(exist_ok=True)
-                (staging / record["figures"][-1]).write_bytes(png)
+                (staging / name).write_bytes(png)
         runs_name = names.place("runs.json")
         runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
         text = json.dumps(runs, ensure_ascii=False, allow_nan=False)

@@ -63,6 +63,9 @@ def run_rows(executed):
                 mark = f"- (run {history.status})"
             else:
                 mark = "yes" if agrees else "**no**"
+                # A check of the first batch only says nothing about what the run learned.
+                if "accuracy" not in preset.check.covers.split("+"):
+                    mark += f" ({preset.check.covers} only)"
             first = history.first_iter_above(0.5)
             rows.append(
                 {
@@ -75,6 +78,7 @@ def run_rows(executed):
                     "preset": preset.name if preset else "-",
                     "seed's observation": preset.observation if preset else "",
                     "our check": preset.claim if preset else "",
+                    "check covers": preset.check.covers.replace("+", " + ") if preset else "",
                     "agrees": mark,
                     "_agrees": agrees,
                 }
