@@ -242,16 +242,20 @@ def _github(url):
     return match.groups()
 
 
-def colab_links(url=None, ref=None):
-    """[(notebook name, Colab link)] for a project on GitHub.
+def colab_link(name, url=None, ref=None):
+    """The Colab link that opens notebook ``name`` of a project on GitHub.
 
     url: default source_url(); ref: the branch or tag (default: this version's release
     tag, so the notebook opened is the one this version's install cell pins).
     """
     owner, repo = _github(url or source_url())
     ref = ref or release_tag()
-    base = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/notebooks"
-    return [(path.name, f"{base}/{path.name}") for path in find_notebooks()]
+    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/notebooks/{name}"
+
+
+def colab_links(url=None, ref=None):
+    """[(notebook name, Colab link)] for every course notebook (see colab_link)."""
+    return [(path.name, colab_link(path.name, url, ref)) for path in find_notebooks()]
 
 
 def binder_link(name, url=None, ref=None):

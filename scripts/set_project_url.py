@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ruff-formatted as it is (ruff format --check covers the notebooks).
 INSTALL_CELL = Template("""\
-# course_lib を入れます（Colab など）。必要な版以上が入っていれば何もしません
+# @title course_lib を入れる { display-mode: "form" }
+# Colab などで course_lib を入れます。必要な版以上が入っていれば何もしません
 import importlib
 import importlib.metadata
 import os
@@ -124,6 +125,8 @@ def write_install_cells(url, version, root=ROOT):
         if len(cells) != 1:
             sys.exit(f"{path.name}: expected one cell tagged 'install', found {len(cells)}")
         cells[0].source = install_cell(url, version)
+        # Folded in JupyterLab (and a form in Colab, by its @title line): a setup step.
+        cells[0].metadata.setdefault("jupyter", {})["source_hidden"] = True
         nbformat.write(stamp(nb), path)
 
 

@@ -123,6 +123,7 @@ def _install_cells(folder):
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         assert "install" in code[0]["metadata"].get("tags", []), f"{path.name}: first cell"
         assert sum("install" in c["metadata"].get("tags", []) for c in code) == 1, path.name
+        assert code[0]["metadata"]["jupyter"]["source_hidden"] is True  # folded: a setup step
         yield path, nb, "".join(code[0]["source"])
 
 
