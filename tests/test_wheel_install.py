@@ -168,3 +168,72 @@ def _install_and_run(wheel, base):
     for name in watched:
         changed = _changed(before[name], after[name])
         assert not changed, f"written into {name}: {changed[:5]}"
+
+
+def _older_wheel(folder):
+    """The same project released as 0.1.0: the wheel a student installed last term."""
+    source = folder / "older"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    # symlinks=False: the package's notebooks link is copied as the notebooks it points to.
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(ROOT / "course_lib", source / "course_lib", symlinks=False, ignore=ignore)
+    init = source / "course_lib" / "__init__.py"
+    init.write_text(init.read_text().replace(f'"{_version()}"', '"0.1.0"'))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(folder), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (path,) = folder.glob("course_lib-0.1.0-*.whl")
+    return path
+
+
+def _version():
+    import course_lib
+
+    return course_lib.__version__
+
+
+def test_the_install_cell_upgrades_an_older_course_lib_from_an_uploaded_wheel(wheel, tmp_path):
+    import json
+
+    older = _older_wheel(tmp_path)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # The dependencies from this environment (after the venv's own packages), as above.
+    Path(site, "zz_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(older)]
+    subprocess.run(pip, check=True, timeout=300)
+
+    # The student uploads this release's wheel next to the notebook and runs its first
+    # cell as it is shipped (no address set yet: the wheel is the way in).
+    upload = tmp_path / "content"
+    upload.mkdir()
+    shutil.copy(wheel, upload / wheel.name)
+    nb = json.loads((ROOT / "notebooks" / "01_sigmoid_vs_relu.ipynb").read_text())
+    (cell,) = [c for c in nb["cells"] if "install" in c["metadata"].get("tags", [])]
+    source = "".join(cell["source"])
+    env = {**os.environ, "PIP_NO_INDEX": "1"}  # nothing from the internet
+    ran = subprocess.run(
+        [python, "-c", source], cwd=upload, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    check = "import course_lib, importlib.metadata as m; print(m.version('course-lib'), "
+    check += "course_lib.__version__, course_lib.__file__)"
+    seen = subprocess.run(
+        [python, "-c", check], cwd=upload, capture_output=True, text=True, check=True
+    )
+    version, inside, where = seen.stdout.split()
+    assert version == inside == _version(), seen.stdout
+    assert where.startswith(site), f"not the venv's upgraded copy: {where}"
