@@ -202,8 +202,10 @@ def installed_version():
 
 
 def release_tag(version=None):
-    """The git tag of a release: 'v' and its version (default: the installed one)."""
-    return f"v{version or installed_version()}"
+    """The git tag of a release: 'v' and its version (default: the installed one; 'main'
+    when course-lib is not installed and its version is unknown)."""
+    version = version or installed_version()
+    return f"v{version}" if version else "main"
 
 
 def source_url():

@@ -78,7 +78,8 @@ def _figures(nb):
     section = ""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            section = ([""] + re.findall(r"^#+ (.+)$", cell.source, flags=re.M))[-1] or section
+            headings = re.findall(r"^#+ (.+)$", cell.source, flags=re.M)
+            section = headings[-1] if headings else section
             continue
         runs = ", ".join(h.label for h in notebook_runs({"cells": [cell]}))
         for output in cell.get("outputs", []):
