@@ -202,6 +202,10 @@ def test_the_hosted_workflow_runs_the_lowest_supported_python_and_colabs():
     lowest = re.search(r'^requires-python = ">=(3\.\d+)"$', pyproject, flags=re.M).group(1)
     assert lowest in versions and "3.13" in versions, versions  # 3.13: Colab's Python
     assert "python-version: ${{ matrix.python-version }}" in workflow
+    # And it builds the web pages of the executed notebooks (the script's own usage line).
+    usage = (ROOT / "scripts" / "build_html.py").read_text().split("Usage: ", 1)[1].splitlines()[0]
+    for command in usage.split(" && "):
+        assert f".venv/bin/{command}" in workflow, command
 
 
 def test_ci_and_the_hosted_workflow_run_the_readmes_test_command():
