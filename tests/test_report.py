@@ -320,7 +320,10 @@ def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
         assert len({pid for pid, _ in printed}) == 3  # a fresh kernel each
         assert all(threads.strip() == "[1]" for _, threads in printed), printed
         assert "each in a fresh kernel with 1 BLAS thread" in text
-        assert f"numpy {np.__version__}" in text and "course_lib 0.1.0" in text
+        assert (
+            f"numpy {np.__version__}" in text
+            and f"course_lib {coursework.installed_version()}" in text
+        )
         assert "python 3." in text and "blas: openblas" in text.lower()
     assert reports[1] == reports[2]
     assert [(n, seed) for n, seed, _ in reports[2]] == [
