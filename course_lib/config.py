@@ -174,8 +174,6 @@ class RunConfig:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
-    # ------------------------------------------------------------ made from ...
-
     @classmethod
     def from_text(cls, **texts):
         """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20').
@@ -194,8 +192,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data):
         """A RunConfig from ``to_dict()``'s output (unknown keys are ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     @classmethod
     def describe(cls, network, **training):
@@ -207,17 +204,14 @@ class RunConfig:
         if not all(hasattr(network, name) for name in NETWORK_FIELDS):
             return None
         made = {name: getattr(network, name) for name in NETWORK_FIELDS}
-        network_seed = getattr(network, "seed", None)
-        if network_seed != training.get("seed"):
-            made["network_seed"] = network_seed
+        seed = getattr(network, "seed", None)
+        made["network_seed"] = None if seed == training.get("seed") else seed
         return cls(**made, **training)
 
     def network_matches(self, network):
         """True if ``network`` has this config's network settings (activation, ...)."""
         own = RunConfig.describe(network)
         return own is not None and all(getattr(own, n) == getattr(self, n) for n in NETWORK_FIELDS)
-
-    # ------------------------------------------------------------ uses
 
     def replace(self, **changes):
         """A copy with some fields changed (checked like a new RunConfig)."""
@@ -267,7 +261,7 @@ class RunConfig:
     def text(self, name):
         """Field ``name`` as a person would type it (the inverse of from_text), e.g. '40,20'."""
         value = getattr(self, name)
-        return ",".join(str(n) for n in value) if name == "hidden_size_list" else str(value)
+        return ",".join(str(n) for n in value) if isinstance(value, tuple) else str(value)
 
     @property
     def label(self):
