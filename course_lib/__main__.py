@@ -100,7 +100,7 @@ def _run(args):
     try:
         config = run_config.RunConfig(**values)
     except SettingError as exc:
-        flag = run_config.settings(all_fields=True)[exc.name].flag
+        flag = run_config.settings()[exc.name].flag
         raise ValueError(exc.named(flag)) from None
     out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
     data = config.load_data(source=args.source)

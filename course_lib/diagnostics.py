@@ -12,13 +12,9 @@ import copy
 import numpy as np
 
 
-def _layer_number(key):
-    return int(key[1:])
-
-
 def weight_keys_in_order(norms):
     """The keys 'W1', 'W2', ... of ``norms``, input side first (so 'W10' follows 'W9')."""
-    return sorted(norms, key=_layer_number)
+    return sorted(norms, key=lambda key: int(key[1:]))
 
 
 def gradient_norms(network, x, d):
@@ -56,10 +52,7 @@ def activation_snapshot(network, x, train_flg=True):
     x = np.asarray(x, dtype=network.dtype)
     outputs = []
     for name, layer in network.layers.items():
-        if name.startswith("BatchNorm"):
-            x = layer.forward(x, train_flg)
-        else:
-            x = layer.forward(x)
+        x = layer.forward(x, train_flg) if name.startswith("BatchNorm") else layer.forward(x)
         if name.startswith("Activation_function"):
             outputs.append(np.array(x, dtype=np.float64))
     return outputs

@@ -18,6 +18,7 @@ DIVERGENCE_FACTOR = 10
 
 # The fields that hold numbers, which may be NaN or infinite in a run that blew up.
 _NUMBER_FIELDS = ("losses", "train_acc", "test_acc", "grad_norms", "initial_grad_norms")
+_HTML_ROW = "<tr><th style='text-align:left'>{}</th><td style='text-align:left'>{}</td></tr>"
 
 
 def loss_limit(n_classes=10):
@@ -111,39 +112,35 @@ class History:
         """Test accuracy at the last evaluation (nan if none)."""
         return self.test_acc[-1] if self.test_acc else math.nan
 
-    def first_iter_above(self, threshold=0.5, metric="test"):
-        """First evaluated iteration whose accuracy exceeds threshold, or None."""
-        values = self.test_acc if metric == "test" else self.train_acc
-        for it, acc in zip(self.eval_iters, values, strict=False):
+    def first_iter_above(self, threshold=0.5):
+        """First evaluated iteration whose test accuracy exceeds threshold, or None."""
+        for it, acc in zip(self.eval_iters, self.test_acc, strict=False):
             if acc > threshold:
                 return it
         return None
 
-    def summary(self):
-        """One line: settings, final accuracies, first iteration above 50 %, time."""
+    def _facts(self):
+        """What the run came to, for summary() and the table a notebook shows."""
         first = self.first_iter_above(0.5)
-        line = (
-            f"{self.label}: train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}, "
-            f"test > 50% from iter {first if first is not None else '-'}, "
-            f"{self.wall_time:.1f} s, {self.status}"
-        )
-        if self.message:
-            line += f" ({self.message})"
-        return line
+        return {
+            "final accuracy": f"train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}",
+            "test > 50% from iter": "-" if first is None else first,
+            "time": f"{self.wall_time:.1f} s",
+            "status": self.status + (f" ({self.message})" if self.message else ""),
+        }
+
+    def summary(self):
+        """One line: settings, final accuracies, first iteration above 50 %, time, status."""
+        return f"{self.label}: " + ", ".join(f"{k} {v}" for k, v in self._facts().items())
 
     def to_dict(self):
         """Plain data of this History, valid strict JSON: NaN and infinities become null."""
-        data = asdict(self)
-        data["config"] = self.config.to_dict() if self.config is not None else None
-        for name in _NUMBER_FIELDS:
-            data[name] = _json_numbers(data[name], to_json=True)
-        return data
+        return _json_numbers(asdict(self), to_json=True)
 
     @classmethod
     def from_dict(cls, data):
         """A History from ``to_dict()``'s output (null numbers are read back as NaN)."""
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in names}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         if values.get("config") is not None:
             values["config"] = RunConfig.from_dict(values["config"])
         for name in _NUMBER_FIELDS:
@@ -221,29 +218,16 @@ class History:
                 break
         return history
 
-    def _repr_html_(self):
-        first = self.first_iter_above(0.5)
-        rows = {
-            "run": self.label,
-            "data": self.data.get("description", ""),
-            "final accuracy": f"train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}",
-            "test > 50 % from iter": first if first is not None else "-",
-            "status": self.status + (f": {self.message}" if self.message else ""),
-            "time": f"{self.wall_time:.1f} s",
-        }
-        body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
-            for k, v in rows.items()
-        )
-        return f"<table class='course-history'>{body}</table>"
-
     def _repr_mimebundle_(self, include=None, exclude=None):
         # The JSON rides along with what people see, so the executed notebook itself
         # holds the runs it made; frontends show the HTML and ignore the rest.
+        facts = {"run": self.label, "data": self.data.get("description", ""), **self._facts()}
+        rows = "".join(
+            _HTML_ROW.format(html.escape(k), html.escape(str(v))) for k, v in facts.items()
+        )
         return {
             "text/plain": self.summary(),
-            "text/html": self._repr_html_(),
+            "text/html": f"<table class='course-history'>{rows}</table>",
             HISTORY_MIME: self.to_dict(),
         }
 

@@ -45,7 +45,8 @@ def positive_number(name, value, allow_zero=False):
     kind = "a number >= 0" if allow_zero else "a positive number"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise SettingError(name, f"must be {kind}, got {value!r}")
-    number = plain_float(value)
+    # float(np.float32(0.01)) is 0.009999999776...: its shortest text, '0.01', is what was meant.
+    number = float(str(value)) if isinstance(value, np.floating) else float(value)
     if not math.isfinite(number):
         raise SettingError(name, f"must be {kind} and finite, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
@@ -58,14 +59,6 @@ def yes_no(name, value):
     if not isinstance(value, (bool, np.bool_)):
         raise SettingError(name, f"must be True or False, got {value!r}")
     return bool(value)
-
-
-def plain_float(value):
-    """A Python float that prints as the value was written: np.float32(0.01) -> 0.01."""
-    if isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64:
-        # float(np.float32(0.01)) is 0.009999999776...; its shortest repr is '0.01'.
-        return float(str(value))
-    return float(value)
 
 
 def choice(name, value, choices):

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from course_lib.common.optimizer import SGD, Adam
-from course_lib.config import RunConfig, distinct_labels, parse_hidden_sizes, settings
+from course_lib.config import (
+    NETWORK_FIELDS,
+    RunConfig,
+    distinct_labels,
+    parse_hidden_sizes,
+    settings,
+)
 from course_lib.history import History
 from course_lib.training import run, train
 from course_lib.validation import SettingError
@@ -59,11 +65,16 @@ def test_typed_text_is_parsed():
     assert c.hidden_size_list == (60, 30) and c.weight_init_std == "Xavier"
     assert RunConfig.from_text(weight_init_std="0.02").weight_init_std == 0.02
     assert c.text("hidden_size_list") == "60,30"
-    with pytest.raises(SettingError, match="'ten'"):
+    with pytest.raises(SettingError, match="must be a whole number, got 'ten'"):
         RunConfig.from_text(iters_num="ten")
+    with pytest.raises(SettingError, match="must be a positive number or one of"):
+        RunConfig.from_text(weight_init_std="big")
     for bad in ("", "40,x", "0", "-5", "40,,20"):
-        with pytest.raises(SettingError):
+        with pytest.raises(ValueError):
             parse_hidden_sizes(bad)
+        with pytest.raises(SettingError) as info:
+            RunConfig.from_text(hidden_size_list=bad)
+        assert info.value.name == "hidden_size_list"
 
 
 def test_round_trip_through_plain_json():
@@ -80,18 +91,19 @@ def test_distinct_labels_show_what_differs():
     assert seeds == ["relu / 0.01 [40,20] lr=0.1 seed=0", "relu / 0.01 [40,20] lr=0.1 seed=1"]
 
 
-def test_every_field_has_a_setting_and_network_fields_are_network_arguments():
+def test_every_field_but_network_seed_has_a_setting_and_network_fields_are_network_arguments():
     import inspect
 
     from course_lib.multi_layer_net import MultiLayerNet
 
     parameters = inspect.signature(MultiLayerNet).parameters
-    for f in dataclasses.fields(RunConfig):
-        setting = f.metadata["setting"]
+    assert list(settings()) == [f.name for f in dataclasses.fields(RunConfig)][:-1]
+    for setting in settings().values():
         assert setting.label and setting.flag.startswith("--") and setting.help
-        if setting.network:
-            assert f.name in parameters
-    assert set(settings()) <= {f.name for f in dataclasses.fields(RunConfig)}
+    assert set(NETWORK_FIELDS) <= set(parameters) & set(settings())
+    network = RunConfig().build_network()
+    assert RunConfig().network_matches(network)
+    assert not RunConfig(activation="sigmoid").network_matches(network)
 
 
 def test_history_carries_the_config_it_was_trained_with(sample_data):

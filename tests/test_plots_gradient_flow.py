@@ -32,7 +32,7 @@ def _history(iters=200, eval_interval=10, zero=False):
     evals = list(range(eval_interval, iters + 1, eval_interval))
     grad_norms = {k: [10.0 ** (i - 3) * (1 + 0.01 * j) for j in evals] for i, k in enumerate(KEYS)}
     if zero:
-        grad_norms["W1"][0] = 0.0  # e.g. all ReLUs dead: a log axis cannot show it
+        grad_norms["W1"][-1] = 0.0  # e.g. all ReLUs dead: a log axis cannot show it
     config = RunConfig(
         activation="sigmoid",
         weight_init_std=0.01,
@@ -73,19 +73,21 @@ def test_gradient_flow_default_moments_are_init_100_and_end():
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
 
 
-def test_gradient_flow_chosen_moments_use_the_nearest_evaluation():
-    moments = plots.gradient_flow_moments(_history(), moments=[0, 33, 1000])
-    assert list(moments) == ["initialisation", "iter 30", "iter 200 (end)"]
-    fig = plots.gradient_flow_figure(_history(), moments=[57])
-    assert len(fig.axes[0].get_lines()) == 1
+def test_gradient_flow_shows_the_evaluation_nearest_to_iteration_100():
+    ax = plots.gradient_flow_figure(_history(iters=190, eval_interval=30)).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["initialisation", "iter 90", "iter 180 (end)"]
+    ax = plots.gradient_flow_figure(_history(iters=40)).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["initialisation", "iter 40 (end)"]  # 100 is past the end: shown once
 
 
 def test_gradient_flow_leaves_out_zero_norms_and_says_so():
-    fig = plots.gradient_flow_figure(_history(zero=True), moments=[10])
+    fig = plots.gradient_flow_figure(_history(zero=True))
     ax = fig.axes[0]
     _assert_drawable_on_log(ax)
-    assert len(ax.get_lines()[0].get_ydata()) == 3
-    assert "not shown" in ax.get_legend().get_texts()[0].get_text()
+    assert [len(line.get_ydata()) for line in ax.get_lines()] == [4, 4, 3]
+    assert "not shown" in ax.get_legend().get_texts()[-1].get_text()
 
 
 def test_gradient_flow_draws_into_a_given_axis():
@@ -144,7 +146,7 @@ def test_histograms_one_panel_per_layer_and_snapshot(activation, limits):
     net = MultiLayerNet(20, [8, 8, 8], 3, activation=activation, weight_init_std="xavier", seed=0)
     x = np.random.default_rng(0).standard_normal((50, 20))
     snap = activation_snapshot(net, x)
-    fig = plots.activation_histograms_figure({"initialisation": snap, "later": snap})
+    fig = plots.activation_histograms_figure({"initialisation": snap, "later": snap}, activation)
     panels = _panels(fig)
     assert len(panels) == 6
     assert panels[0].get_title() == "layer 1"
@@ -163,7 +165,7 @@ def test_relu_histograms_count_exact_zeros_and_fit_the_range():
     acts = [np.maximum(rng.standard_normal((40, 10)) * scale, 0) for scale in (1.0, 1e-6)]
     acts[1][:, :3] = 0.0  # extra dead units in layer 2
     acts[1][0, 5] = np.nan  # a diverged value must not reach the plot
-    fig = plots.activation_histograms_figure({"init": acts})
+    fig = plots.activation_histograms_figure({"init": acts}, "relu")
     panels = _panels(fig)
     assert len(panels) == 2
     notes = [" ".join(t.get_text() for t in ax.texts) for ax in panels]
@@ -176,16 +178,18 @@ def test_relu_histograms_count_exact_zeros_and_fit_the_range():
         assert np.all(np.isfinite(_bar_heights(ax)))
 
 
-def test_histograms_reuse_a_given_figure_and_guess_the_activation():
+def test_histograms_reuse_a_given_figure_and_refuse_what_they_cannot_draw():
     fig = plt.figure()
     acts = [np.linspace(-0.5, 0.5, 30).reshape(3, 10)]
-    out = plots.activation_histograms_figure({"a": acts, "b": acts}, fig=fig)
+    out = plots.activation_histograms_figure({"a": acts, "b": acts}, "tanh", fig=fig)
     assert out is fig and len(_panels(fig)) == 2
-    assert _panels(fig)[0].get_xlim() == (-1.0, 1.0)  # negative values: tanh
+    assert _panels(fig)[0].get_xlim() == (-1.0, 1.0)
+    plots.activation_histograms_figure({"a": acts}, "sigmoid", fig=fig)
+    assert len(_panels(fig)) == 1  # drawn anew
     with pytest.raises(ValueError, match="activation"):
         plots.activation_histograms_figure({"a": acts}, activation="softplus")
     with pytest.raises(ValueError, match="empty"):
-        plots.activation_histograms_figure({})
+        plots.activation_histograms_figure({}, "relu")
 
 
 def test_diagnostics_measure_without_changing_the_network():

@@ -178,9 +178,7 @@ class Dashboard(widgets.VBox):
             history = run(config, data, network=network, callback=self._evaluated)
         except (MemoryError, ValueError) as exc:  # too large a network or batch for the data
             named = isinstance(exc, SettingError)
-            text = (
-                exc.named(settings(all_fields=True)[exc.name].label) if named else f"not run: {exc}"
-            )
+            text = exc.named(settings()[exc.name].label) if named else f"not run: {exc}"
             return self._say("error", text, "error")
         if history.status != "diverged":
             after = f"after {history.iterations_done} iterations"

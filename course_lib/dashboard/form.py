@@ -16,7 +16,8 @@ class InputError(ValueError):
     """A control holds a value that cannot be run; the message names the control."""
 
 
-def _control(name, setting, default):
+def _control(name, setting, defaults):
+    default = getattr(defaults, name)
     layout = widgets.Layout(width="auto", min_width="16em")
     common = {"description": setting.label, "style": STYLE, "layout": layout}
     if setting.choices is not None:
@@ -26,9 +27,9 @@ def _control(name, setting, default):
         control = widgets.Checkbox(value=default, **common)
     elif name == "weight_init_std":  # a std such as 0.05, or an initialiser from the list
         options = ["0.01", *WEIGHT_INITS]
-        control = widgets.Combobox(value=setting.text(default), options=options, **common)
+        control = widgets.Combobox(value=defaults.text(name), options=options, **common)
     else:
-        control = widgets.Text(value=setting.text(default), **common)
+        control = widgets.Text(value=defaults.text(name), **common)
     control.add_class(f"course-setting-{name.replace('_', '-')}")
     return control
 
@@ -45,8 +46,7 @@ class RunForm:
         self.settings = settings()
         defaults = RunConfig()
         self.controls = {
-            name: _control(name, setting, getattr(defaults, name))
-            for name, setting in self.settings.items()
+            name: _control(name, setting, defaults) for name, setting in self.settings.items()
         }
         for name, control in self.controls.items():
             if name != "seed":  # the seed is not part of an experiment
@@ -64,7 +64,7 @@ class RunForm:
         try:
             return RunConfig.from_text(**values)
         except SettingError as exc:
-            raise InputError(exc.named(settings(all_fields=True)[exc.name].label)) from None
+            raise InputError(exc.named(self.settings[exc.name].label)) from None
 
     def _on_preset(self, change):
         self.note.value = ""
@@ -77,7 +77,7 @@ class RunForm:
                 value = getattr(preset.config, name)
                 if name != "seed":  # it stays as it was
                     typed = isinstance(control, widgets.Text)  # a Combobox is one too
-                    control.value = self.settings[name].text(value) if typed else value
+                    control.value = preset.config.text(name) if typed else value
         finally:
             self._filling = False
         self.note.value = f"<small>シードの考察: {html.escape(preset.observation)}</small>"
