@@ -20,14 +20,19 @@ from course_lib.training import run
 class Claim:
     """A check of a finished run (History -> bool) and the words that say what it checks.
 
-    Claims combine with ``&``: both must hold, and the words are joined.
+    ``covers`` says what the check looks at, for the report to show: 'accuracy' (the
+    curves), 'initial gradients' (the first batch, before any update), or both joined by
+    '+'. Claims combine with ``&``: both must hold, and the words are joined.
     """
 
     text: str
     test: object
+    covers: str = "accuracy"
 
     def __and__(self, other):
-        return Claim(f"{self.text}; {other.text}", lambda h: self.test(h) and other.test(h))
+        covers = "+".join(dict.fromkeys([*self.covers.split("+"), *other.covers.split("+")]))
+        text = f"{self.text}; {other.text}"
+        return Claim(text, lambda h: self.test(h) and other.test(h), covers)
 
 
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
@@ -67,7 +72,7 @@ def initial_ratio(low=0.0, high=math.inf):
         return bool(norms) and low < gradient_ratio(norms) < high
 
     words = f"{low:g} < |dW1|/|dW6| < {high:g}" if low else f"|dW1|/|dW6| < {high:g}"
-    return Claim(f"at initialisation {words}", test)
+    return Claim(f"at initialisation {words}", test, "initial gradients")
 
 
 def initial_norms_below(bound):
@@ -77,7 +82,8 @@ def initial_norms_below(bound):
         norms = history.initial_grad_norms
         return bool(norms) and all(v < bound for v in norms.values())
 
-    return Claim(f"at initialisation every weight gradient norm < {bound:g}", test)
+    words = f"at initialisation every weight gradient norm < {bound:g}"
+    return Claim(words, test, "initial gradients")
 
 
 @dataclass(frozen=True)
