@@ -122,8 +122,9 @@ def _set_aside(path, problem):
     return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
 
 
-def copy_notebooks(dest):
-    """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
+def copy_notebooks(dest, sources=None):
+    """Copy the shipped notebooks (or the files ``sources``) into ``dest``; a valid
+    notebook already there is kept.
 
     A file of the same name that is not a valid notebook (cut short by a full disk) is
     renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
@@ -137,7 +138,7 @@ def copy_notebooks(dest):
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
-    for source in find_notebooks():
+    for source in sources or find_notebooks():
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:
