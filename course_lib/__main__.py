@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_lib run | reproduce | notebooks``.
+"""Command line: ``python -m course_lib run | reproduce | notebooks | grade``.
 
 Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from course_lib import config as run_config
 from course_lib.data.mnist import SOURCES
+from course_lib.practice.cli import add_practice_commands, notebook_copier
 from course_lib.report import DEFAULT_TIMEOUT, reproduce
 from course_lib.safe_files import CannotWrite, check_writable, save_new
 from course_lib.validation import SettingError
@@ -136,13 +137,13 @@ def _reproduce(args):
 
 
 def _notebooks(args):
-    from course_lib.coursework import colab_links, copy_notebooks
+    from course_lib.coursework import colab_links
 
     if args.colab:
         for name, link in colab_links():
             print(f"{name}: {link}")
         return 0
-    for name, what, note in copy_notebooks(args.dest):
+    for name, what, note in notebook_copier(args.exercises)(args.dest):
         if what == "copied":
             print(f"copied {name}")
         elif what == "kept":
@@ -214,6 +215,7 @@ def build_parser():
         help="print a Colab link for each notebook instead (from the project's address)",
     )
     nbs.set_defaults(func=_notebooks)
+    add_practice_commands(sub, nbs)
     return parser
 
 
