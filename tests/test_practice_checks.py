@@ -69,7 +69,16 @@ def _textbook_relu_backward(self, dout):
     return dout
 
 
+def _tanh_forward(self, x):
+    self.out = np.tanh(x)
+    return self.out
+
+
 SIGMOID_MISTAKES = {
+    "another forward": (
+        type("Sigmoid", (Sigmoid,), {"forward": _tanh_forward}),
+        "forward の出力が違います。最も違うのは [",
+    ),
     "no dout": (_sigmoid_with(lambda self, dout: (1 - self.out) * self.out), "dout が掛かって"),
     "no (1 - y)": (_sigmoid_with(lambda self, dout: dout * self.out), "(1 - y) が抜けて"),
     "no y": (_sigmoid_with(lambda self, dout: dout * (1 - self.out)), "y が抜けて"),
@@ -107,6 +116,10 @@ RELU_MISTAKES = {
     "gradient passed everywhere": (
         _relu_with(backward=lambda self, dout: dout.copy()),
         "勾配を 0 にしていません",
+    ),
+    "mask not kept": (
+        _relu_with(forward=lambda self, x: np.maximum(x, 0)),
+        "dx がすべて 0 です: forward で self.mask を覚え",
     ),
     "an error in backward": (
         _relu_with(backward=lambda self, dout: dout[self.mask.T]),
@@ -333,6 +346,10 @@ BATCHNORM_MISTAKES = {
         {"statistics": lambda self, x: (x.mean(axis=1, keepdims=True), x.var(axis=0))},
         "平均を axis=1（1 つのデータの中）でとっています",
     ),
+    "mean over axis 1, shape (N,)": (
+        {"statistics": lambda self, x: (x.mean(axis=1), x.var(axis=0))},
+        "平均と分散は axis=0 で、列ごとに（形 (D,)）とります",
+    ),
     "variance over axis 1": (
         {"statistics": lambda self, x: (x.mean(axis=0), x.var(axis=1, keepdims=True))},
         "分散を axis=1（1 つのデータの中）でとっています",
@@ -357,6 +374,10 @@ BATCHNORM_MISTAKES = {
         "学習時（train_flg=True）に running_mean が更新されていません",
     ),
     "momentum swapped": ({"update": _momentum_swapped}, "momentum の掛け方が逆です"),
+    "running variance off": (
+        {"update": lambda self, mu, var: BatchNorm.update(self, mu, var + 0.5)},
+        "学習時の forward で更新した running_var の値が違います。最も違うのは [",
+    ),
     "running averages replaced": (
         {"update": lambda self, mu, var: self.__dict__.update(running_mean=mu, running_var=var)},
         "running_mean を今のバッチの値で置き換えています",

@@ -54,6 +54,7 @@ def _relu_steps(layer_class):
         ("0 以下の入力の所の勾配を 0 にしていません", dout),
         ("勾配を通す所と止める所が逆です: 入力が正の所で dout を通します", dout * ~positive),
         ("dout を使っていません: 正の所では dx = dout です", positive * 1.0),
+        ("dx がすべて 0 です: forward で self.mask を覚え、backward で使います", 0 * dout),
     ]
     gradient_check("dx", dx, lambda: np.sum(layer.forward(x) * dout), x, mistakes)
 

@@ -69,7 +69,13 @@ def _axis_mistakes(case):
 
 
 def _training_forward(cls, case):
-    out = forward(case.layer(cls), case.x, True, mode="（学習時）")
+    try:
+        out = forward(case.layer(cls), case.x, True, mode="（学習時）")
+    except Mistake as mistake:
+        if "could not be broadcast" not in str(mistake):
+            raise
+        # Statistics of shape (N,) meet x of shape (N, D): taken over the wrong axis.
+        raise Mistake(f"{mistake}。平均と分散は axis=0 で、列ごとに（形 (D,)）とります") from None
     mistakes = _axis_mistakes(case) + [
         (
             "分散で割っています: 標準偏差 np.sqrt(var + eps) で割ります",
@@ -140,7 +146,7 @@ def _training_averages(cls, case):
         expected = MOMENTUM * old + (1 - MOMENTUM) * batch
         mistakes = _average_mistakes(name, old, batch, what)
         found = _running(layer, name)
-        expect(f"学習時の forward のあとの {name}", found, expected, mistakes, RTOL, ATOL)
+        expect(f"学習時の forward で更新した {name} の値", found, expected, mistakes, RTOL, ATOL)
 
 
 def _evaluation_forward(cls, case):

@@ -64,9 +64,10 @@ def _book(path, name, scratch):
     return (name, nb, scratch, None), expected
 
 
-def _environment(source):
+def _environment():
     """The environment of a submission's kernel, as a function of its scratch folder."""
-    base = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
+    # The bundled sample: offline, and nothing downloaded into each scratch HOME.
+    base = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": "sample"}
     base.pop("MPLBACKEND", None)  # the kernels draw inline
     # Packages installed with pip --user stay importable with HOME moved.
     base.setdefault("PYTHONUSERBASE", site.getuserbase())
@@ -150,7 +151,7 @@ def grade(submissions, out="grades.csv", timeout=DEFAULT_TIMEOUT, jobs=None):
     out = Path(out)
     if out.exists() or out.is_symlink():
         raise FileExistsError(f"{out} exists; choose another --out (nothing was run)")
-    check_writable(out.parent if str(out.parent) else Path("."))
+    check_writable(out.parent)
     submissions = Path(submissions)
     paths = find_submissions(submissions)
     start = time.perf_counter()
@@ -164,7 +165,7 @@ def grade(submissions, out="grades.csv", timeout=DEFAULT_TIMEOUT, jobs=None):
             expected.append(names)
         executed = execute_notebooks(
             books,
-            _environment("sample"),
+            _environment(),
             timeout,
             jobs,
             allow_errors=True,

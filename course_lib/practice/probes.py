@@ -82,7 +82,7 @@ def expect(what, result, expected, mistakes=(), rtol=1e-6, atol=1e-9):
     result, expected = np.asarray(result, np.float64), np.asarray(expected, np.float64)
     worst = np.unravel_index(np.argmax(np.abs(result - expected)), result.shape)
     raise Mistake(
-        f"{what} が違います: {what}[{_index(worst)}] が {result[worst]:.6g}、"
+        f"{what}が違います。最も違うのは [{_index(worst)}] の要素で {result[worst]:.6g}、"
         f"正しくは {expected[worst]:.6g} です"
     )
 
