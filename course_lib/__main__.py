@@ -1,4 +1,4 @@
-"""Command line: ``course-lib`` or ``python -m course_lib`` with run | reproduce | notebooks.
+"""Command line: ``course-lib`` (or ``python -m course_lib``) run | reproduce | notebooks | grade.
 
 Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from course_lib import config as run_config
 from course_lib.data.mnist import SOURCES
+from course_lib.practice.cli import add_practice_commands, notebook_copier
 from course_lib.report import DEFAULT_TIMEOUT, reproduce
 from course_lib.safe_files import CannotWrite, check_writable, save_new
 from course_lib.validation import SettingError
@@ -168,13 +169,13 @@ def _print_links(args, links):
 
 
 def _notebooks(args):
-    from course_lib.coursework import colab_links, copy_notebooks, nbgitpuller_links
+    from course_lib.coursework import colab_links, nbgitpuller_links
 
     if args.colab:
         return _print_links(args, colab_links(ref=args.branch))
     if args.nbgitpuller:
         return _print_links(args, nbgitpuller_links(args.nbgitpuller, branch=args.branch or "main"))
-    for name, what, note in copy_notebooks(args.dest, update=args.update):
+    for name, what, note in notebook_copier(args.exercises, args.update)(args.dest):
         note = f"; {note}" if what == "edited" and note else note
         print(_COPY_LINES[what].format(name=name, dest=args.dest, note=note))
     print(f"notebooks are in {Path(args.dest).resolve()}")
@@ -274,6 +275,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add in (_add_run, _add_reproduce, _add_notebooks):
         add(sub)
+    add_practice_commands(sub, sub.choices["notebooks"])
     return parser
 
 

@@ -164,8 +164,9 @@ def _update(source, target):
     return "updated", ""
 
 
-def copy_notebooks(dest, update=False):
-    """Copy the shipped notebooks into ``dest``; a valid notebook already there is kept.
+def copy_notebooks(dest, update=False, sources=None):
+    """Copy the shipped notebooks (or the files ``sources``) into ``dest``; a valid
+    notebook already there is kept.
 
     update=True replaces each copy whose cells are all as they were shipped (outputs
     aside) by the shipped version if that differs; a copy the student edited is kept.
@@ -182,7 +183,7 @@ def copy_notebooks(dest, update=False):
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
-    for source in find_notebooks():
+    for source in sources or find_notebooks():
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:

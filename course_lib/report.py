@@ -93,11 +93,16 @@ class _Stopped(Exception):
     """Ctrl-C in reproduce: a notebook stops before its next cell."""
 
 
-class _Kernels:
-    """Notebooks executed each in a fresh kernel, and Ctrl-C for the running ones."""
+class Kernels:
+    """Notebooks executed each in a fresh kernel, and Ctrl-C for the running ones.
 
-    def __init__(self, env, timeout, bar):
-        self.env, self.timeout, self.bar = env, timeout, bar
+    env: the kernels' environment, or a function of a notebook's folder giving it.
+    options: more NotebookClient options (``grade`` lets errors through and interrupts a
+    cell that times out); an ``on_cell_executed`` among them runs after the bar's update.
+    """
+
+    def __init__(self, env, timeout, bar, **options):
+        self.env, self.timeout, self.bar, self.options = env, timeout, bar, options
         self.busy, self.lock, self.stop = {}, threading.Lock(), threading.Event()
 
     def run(self, book):
@@ -118,19 +123,25 @@ class _Kernels:
                 self.busy[name] = client
                 self.bar.set_description(" + ".join(Path(n).stem for n in self.busy))
 
+        def on_cell_executed(**hook):
+            self.bar.update(1)
+            if self.options.get("on_cell_executed"):
+                self.options["on_cell_executed"](**hook)
+
+        hooks = {"on_cell_start": on_cell_start, "on_cell_executed": on_cell_executed}
         client = NotebookClient(
             nb,
             timeout=self.timeout,
             kernel_name="python3",
             resources={"metadata": {"path": str(folder)}},
-            on_cell_start=on_cell_start,
-            on_cell_executed=lambda **_: self.bar.update(1),
+            **{**self.options, **hooks},
         )
+        env = self.env(folder) if callable(self.env) else self.env
         start = time.perf_counter()
         try:
             # The kernel's own log (its TCP transport, a Ctrl-C while it starts or shuts
             # down) is not for students: what a cell prints reaches the notebook anyway.
-            client.execute(env=self.env, stderr=subprocess.DEVNULL)
+            client.execute(env=env, stderr=subprocess.DEVNULL)
         except _Stopped:
             record["error"] = "stopped by Ctrl-C"
         except Exception as exc:  # any failure is this notebook's row, not the report's end
@@ -153,8 +164,16 @@ class _Kernels:
                     os.kill(pid, signal.SIGINT)
 
 
-def _execute(books, env, timeout, jobs):
-    """Records of the (name, notebook, folder, error) books, ``jobs`` kernels at a time."""
+def default_jobs():
+    """Notebooks executed at once by default: two on two cores or more, else one."""
+    # sched_getaffinity: the cores this process may use (Linux)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return 2 if (cores or os.cpu_count() or 1) >= 2 else 1
+
+
+def execute_notebooks(books, env, timeout, jobs, **options):
+    """Records of the (name, notebook, folder, error) books, ``jobs`` kernels at a time
+    (``Kernels`` says what env and options may be)."""
     from tqdm import tqdm
 
     total = sum(1 for _, nb, _, _ in books if nb for c in nb.cells if c.cell_type == "code")
@@ -162,7 +181,7 @@ def _execute(books, env, timeout, jobs):
         tqdm(total=total, unit="cell", desc="notebooks", file=sys.stderr) as bar,
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reproduce") as pool,
     ):
-        kernels = _Kernels(env, timeout, bar)
+        kernels = Kernels(env, timeout, bar, **options)
         futures = [pool.submit(kernels.run, book) for book in books]
         try:
             return [future.result() for future in futures]
@@ -304,10 +323,7 @@ def reproduce(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    if jobs is None:  # sched_getaffinity: the cores this process may use (Linux)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        jobs = 2 if (cores or os.cpu_count() or 1) >= 2 else 1
-    jobs = whole_number("jobs", jobs)
+    jobs = whole_number("jobs", default_jobs() if jobs is None else jobs)
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
     out_dir = Path(out_dir)
@@ -318,7 +334,7 @@ def reproduce(
         env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
         env.pop("MPLBACKEND", None)  # the kernels draw inline
         start = time.perf_counter()
-        executed = _execute(books, env, timeout, jobs)
+        executed = execute_notebooks(books, env, timeout, jobs)
         elapsed = time.perf_counter() - start
         rows = run_rows(executed)
         _write_report(staging, executed, rows, source, changed, names)

@@ -121,6 +121,34 @@ def _digest_or_none(path):
         return None
 
 
+def write_new(path, data):
+    """Write the bytes ``data`` to ``path``, a new file, whole or not at all.
+
+    A temporary file beside it is linked into place (a link never replaces a file, so two
+    writers never meet) and removed; like any temporary file, it is readable by its owner
+    only. FileExistsError if ``path`` exists; CannotWrite if it cannot be written (a full
+    disk), leaving nothing behind.
+    """
+    path = Path(path)
+    temporary = None
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
+        ) as out:
+            temporary = Path(out.name)
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise CannotWrite(f"cannot write {path} ({exc.strerror or exc})") from None
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
 def previous_files(out_dir):
     """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty).
 

@@ -147,6 +147,9 @@ def test_no_function_is_longer_than_60_lines():
         ("course_lib.results", "course_lib.report"),
         ("course_lib.training", "course_lib.dashboard"),
         ("course_lib.data.mnist", "course_lib.config"),
+        ("course_lib.report", "course_lib.practice.grading"),
+        ("course_lib.coursework", "course_lib.practice.exercises"),
+        ("course_lib.common.gradient", "course_lib.practice.probes"),
     ],
 )
 def test_layers_import_downward_only(low, high):
@@ -159,6 +162,13 @@ def test_layers_import_downward_only(low, high):
 
     assert reaches(high, low), f"{high} should build on {low}"
     assert not reaches(low, high), f"{low} must not import {high}"
+
+
+def test_only_the_command_line_imports_the_practice_tools():
+    graph = _graph()
+    for name, targets in graph.items():
+        if not _within(name, PRACTICE) and name != "course_lib.__main__":
+            assert not any(_within(t, PRACTICE) for t in targets), f"{name} imports practice"
 
 
 def test_notebooks_import_nothing_about_the_report():
