@@ -228,8 +228,10 @@ class MultiLayerNet:
         """
         loss = self.loss(x, d, train_flg=True)
         dout = self.last_layer.backward(1)
-        for layer in reversed(self.layers.values()):
+        stack = list(self.layers.values())
+        for layer in reversed(stack[1:]):
             dout = layer.backward(dout)
+        stack[0].backward(dout, need_dx=False)  # the images need no gradient (see Affine)
 
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):

