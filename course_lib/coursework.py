@@ -17,7 +17,7 @@ import urllib.parse
 from importlib import metadata
 from pathlib import Path
 
-from course_lib.safe_files import CannotWrite, numbered, write_copy
+from course_lib.safe_files import CannotWrite, numbered, write_file
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
@@ -26,7 +26,6 @@ STAMP_KEY = "course_lib"
 PLACEHOLDER_URL = "https://github.com/course-lib/vanishing-gradient"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
 
 
 def shipped_dir():
@@ -38,7 +37,7 @@ def shipped_dir():
     inside = _PACKAGE_DIR / "notebooks"
     if inside.is_dir() and any(inside.glob(NOTEBOOK_GLOB)):
         return inside
-    return _CHECKOUT_DIR
+    return _PACKAGE_DIR.parent / "notebooks"
 
 
 def find_notebooks(folder=None):
@@ -57,16 +56,18 @@ def _source(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
+def _fingerprint(values):
+    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+
+
 def code_fingerprint(nb):
     """SHA-256 of the notebook's code cells (their source only, in order)."""
-    sources = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
-    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode()).hexdigest()
+    return _fingerprint([_source(c) for c in nb["cells"] if c["cell_type"] == "code"])
 
 
 def cells_fingerprint(nb):
     """SHA-256 of every cell's type and source, in order (outputs do not count)."""
-    cells = [[c["cell_type"], _source(c)] for c in nb["cells"]]
-    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+    return _fingerprint([[c["cell_type"], _source(c)] for c in nb["cells"]])
 
 
 def stamp(nb):
@@ -110,23 +111,12 @@ def shipped_copy(name):
     path = shipped_dir() / name
     if path.is_file() and is_changed(read_notebook(path)) is False:
         return path.read_text(encoding="utf-8")
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=path.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        relative = path.resolve().relative_to(Path(top).resolve()).as_posix()
+    try:  # "HEAD:./name" is the file beside the working folder, in the last commit
+        git = ["git", "show", f"HEAD:./{name}"]
         return subprocess.run(
-            ["git", "show", f"HEAD:{relative}"],
-            cwd=top,
-            capture_output=True,
-            text=True,
-            check=True,
+            git, cwd=path.parent, capture_output=True, text=True, check=True
         ).stdout
-    except (OSError, ValueError, subprocess.CalledProcessError):
+    except (OSError, subprocess.CalledProcessError):
         return None
 
 
@@ -159,7 +149,8 @@ def _update(source, target):
     if _stamps(copy) == _stamps(shipped):
         return "current", ""
     # Compared again just before the rename: an edit saved meanwhile is kept.
-    if not write_copy(source, target, replaces=hashlib.sha256(mine).hexdigest()):
+    digest = hashlib.sha256(mine).hexdigest()
+    if write_file(target, source.read_bytes(), replaces=digest) is None:
         return "edited", "it changed while being updated"
     return "updated", ""
 
@@ -190,7 +181,7 @@ def copy_notebooks(dest, update=False, sources=None):
             yield source.name, *(_update(source, target) if update else ("kept", ""))
             continue
         note = _set_aside(target, problem) if problem is not None else ""
-        write_copy(source, target)
+        write_file(target, source.read_bytes())
         yield source.name, "replaced" if note else "copied", note
 
 
@@ -234,55 +225,39 @@ def address_problem(url):
     )
 
 
-def _github(url):
-    """(owner, repo) of a GitHub address; ValueError for any other address."""
-    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
-    if match is None:
+def notebook_link(service, name, url=None, ref=None, hub_url=None):
+    """The link that opens notebook ``name`` of the project at ``url`` (default:
+    source_url()) on ``service``.
+
+    'colab' and 'binder' open a project on GitHub at the branch or tag ``ref`` (default:
+    this version's release tag, the one its install cell pins). 'nbgitpuller' opens the
+    hub at ``hub_url``: the first click clones the project (its branch ``ref``, default
+    main) into the student's home, later ones merge its changes without overwriting the
+    student's edits, and JupyterLab opens the notebook.
+    """
+    url = url or source_url()
+    if service == "nbgitpuller":
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
+            raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
+        if not url:
+            raise ValueError("the project's address is not known; pass the git repository's URL")
+        folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
+        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{name}"}
+        query["branch"] = ref or "main"
+        return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
+    github = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
+    if github is None:
         raise ValueError(
             f"Colab and Binder open notebooks from GitHub; the project's address is {url!r}. "
             "Set yours with: python scripts/set_project_url.py https://github.com/OWNER/REPO"
         )
-    return match.groups()
-
-
-def colab_link(name, url=None, ref=None):
-    """The Colab link that opens notebook ``name`` of a project on GitHub.
-
-    url: default source_url(); ref: the branch or tag (default: this version's release
-    tag, so the notebook opened is the one this version's install cell pins).
-    """
-    owner, repo = _github(url or source_url())
+    project = "/".join(github.groups())
     ref = ref or release_tag()
-    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/notebooks/{name}"
+    if service == "colab":
+        return f"https://colab.research.google.com/github/{project}/blob/{ref}/notebooks/{name}"
+    return f"https://mybinder.org/v2/gh/{project}/{ref}?labpath=notebooks/{name}"
 
 
-def colab_links(url=None, ref=None):
-    """[(notebook name, Colab link)] for every course notebook (see colab_link)."""
-    return [(path.name, colab_link(path.name, url, ref)) for path in find_notebooks()]
-
-
-def binder_link(name, url=None, ref=None):
-    """The mybinder.org link that opens notebook ``name`` of a project on GitHub."""
-    owner, repo = _github(url or source_url())
-    ref = ref or release_tag()
-    return f"https://mybinder.org/v2/gh/{owner}/{repo}/{ref}?labpath=notebooks/{name}"
-
-
-def nbgitpuller_links(hub_url, url=None, branch="main"):
-    """[(notebook name, nbgitpuller link)]: each link clones the project (``url``, default
-    source_url()) into the student's home on a hub at ``hub_url`` on the first click,
-    merges later changes without overwriting the student's edits, and opens the notebook
-    in JupyterLab."""
-    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
-        raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
-    url = url or source_url()
-    if not url:
-        raise ValueError("the project's address is not known; pass the git repository's URL")
-    folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
-    links = []
-    for path in find_notebooks():
-        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{path.name}"}
-        query["branch"] = branch
-        link = f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
-        links.append((path.name, link))
-    return links
+def notebook_links(service, **options):
+    """[(notebook name, link)] for every course notebook (see notebook_link)."""
+    return [(path.name, notebook_link(service, path.name, **options)) for path in find_notebooks()]

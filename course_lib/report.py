@@ -21,20 +21,12 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
 from course_lib.results import notebook_runs, run_rows, table
-from course_lib.safe_files import (
-    CannotWrite,
-    FolderNames,
-    OutputFolderError,
-    commit,
-    previous_files,
-    workspace,
-)
+from course_lib.safe_files import CannotWrite, OutputFolderError, folder_content
 from course_lib.validation import positive_number, whole_number
 
 # Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
@@ -226,10 +218,7 @@ def _environment():
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    try:
-        own = metadata.version("course-lib")
-    except metadata.PackageNotFoundError:
-        own = "not installed"
+    own = coursework.installed_version() or "not installed"
     blas = [
         f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"
     ]
@@ -272,33 +261,23 @@ def _report_text(executed, rows, source, changed, runs_name):
     return "\n".join(lines)
 
 
-def _write_report(staging, executed, rows, source, changed, names):
-    """Every file of the report into ``staging``, under the names ``names`` gives."""
+def _write_report(folder, executed, rows, source, changed):
+    """Every file of the report into ``folder`` (a FolderContent); the report's name."""
     import nbformat
 
-    try:
-        for record in executed:
-            record["figures"] = []
-            if record["nb"] is None:
-                continue
-            nbformat.write(record["nb"], staging / names.place(record["name"]))
-            stem = Path(record["name"]).stem
-            for k, (png, caption) in enumerate(_figures(record["nb"]), start=1):
-                name = names.place(f"figures/{stem}_{k:02d}.png")
-                record["figures"].append((name, caption))
-                (staging / "figures").mkdir(exist_ok=True)
-                (staging / name).write_bytes(png)
-        runs_name = names.place("runs.json")
-        runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
-        text = json.dumps(runs, ensure_ascii=False, allow_nan=False)
-        (staging / runs_name).write_text(text, "utf-8")
-        text = _report_text(executed, rows, source, changed, runs_name)
-        (staging / names.place("report.md")).write_text(text, "utf-8")
-    except OSError as exc:
-        raise CannotWrite(
-            f"cannot write the report ({exc.strerror or exc}); the previous report is "
-            "unchanged and nothing else was written"
-        ) from None
+    for record in executed:
+        record["figures"] = []
+        if record["nb"] is None:
+            continue
+        folder.write(record["name"], nbformat.writes(record["nb"]) + "\n")
+        stem = Path(record["name"]).stem
+        for k, (png, caption) in enumerate(_figures(record["nb"]), start=1):
+            name = folder.write(f"figures/{stem}_{k:02d}.png", png)
+            record["figures"].append((name, caption))
+    runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
+    runs_name = folder.write("runs.json", json.dumps(runs, ensure_ascii=False, allow_nan=False))
+    text = _report_text(executed, rows, source, changed, runs_name)
+    return folder.write("report.md", text)
 
 
 def reproduce(
@@ -327,9 +306,8 @@ def reproduce(
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
     out_dir = Path(out_dir)
-    with workspace(out_dir) as staging:
-        _check_not_the_notebooks(out_dir, paths[0].parent)
-        names = FolderNames(out_dir, previous_files(out_dir))
+    _check_not_the_notebooks(out_dir, paths[0].parent)
+    with folder_content(out_dir) as folder:
         books, changed = _load_books(paths, shipped)
         env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
         env.pop("MPLBACKEND", None)  # the kernels draw inline
@@ -337,16 +315,21 @@ def reproduce(
         executed = execute_notebooks(books, env, timeout, jobs)
         elapsed = time.perf_counter() - start
         rows = run_rows(executed)
-        _write_report(staging, executed, rows, source, changed, names)
-        commit(staging, out_dir, names.ours)
+        try:
+            report = out_dir / _write_report(folder, executed, rows, source, changed)
+            folder.commit()
+        except OSError as exc:
+            raise CannotWrite(
+                f"cannot write the report ({exc.strerror or exc}); the previous report is "
+                "unchanged and nothing else was written"
+            ) from None
 
-    report = out_dir / names.moved.get("report.md", "report.md")
     counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}
     print(
         f"report: {report} ({len(executed)} notebooks in {elapsed:.1f} s, {len(rows)} runs: "
         f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
     )
-    for line in names.kept():
+    for line in folder.kept():
         print(line)
     failed = [r["name"] for r in executed if r["error"]]
     if failed:
