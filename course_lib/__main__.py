@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from course_lib import config as run_config
-from course_lib.data.mnist import SOURCES
+from course_lib.data.mnist import SOURCES, load_mnist
 from course_lib.practice.cli import add_practice_commands, notebook_copier
 from course_lib.report import DEFAULT_TIMEOUT, reproduce
 from course_lib.safe_files import CannotWrite, check_writable, write_file
@@ -98,7 +98,9 @@ def _run(args):
     except SettingError as exc:
         raise ValueError(exc.named(run_config.settings()[exc.name].flag)) from None
     out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
-    data = config.load_data(source=args.source)
+    data = load_mnist(
+        normalize=True, one_hot_label=True, dataset=config.dataset, source=args.source
+    )
     print(f"data: {data.description}")
     # Ctrl-C ends the run and train() returns what was learned: its figure is kept.
     history = run(config, data, callback=print_progress())

@@ -11,11 +11,11 @@ so a new field appears in both by itself.
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from course_lib.common.optimizer import OPTIMIZERS, make_optimizer
-from course_lib.data.mnist import load_mnist
 from course_lib.multi_layer_net import (
     ACTIVATIONS,
     WEIGHT_INITS,
@@ -31,25 +31,6 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
 OPTIMIZER_NAMES = {name: cls.__name__ for name, cls in OPTIMIZERS.items()}
 # The fields that are MultiLayerNet's arguments of the same name (and its attributes).
 NETWORK_FIELDS = ("activation", "weight_init_std", "hidden_size_list", "use_batchnorm")
-
-
-def parse_weight_init(text):
-    """'0.01' -> 0.01; a name such as 'he' stays text, for the check to recognise."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _parse_number(kind):
-    def parse(text):
-        try:
-            return kind(str(text).strip())
-        except ValueError:
-            kind_text = "a whole number" if kind is int else "a number"
-            raise ValueError(f"must be {kind_text}, got {text!r}") from None
-
-    return parse
 
 
 def parse_hidden_sizes(text):
@@ -77,27 +58,28 @@ def parse_hidden_sizes(text):
     return tuple(sizes)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """How people see one field of RunConfig.
-
-    label: what the dashboard calls it ('hidden layers'); flag: the CLI's ('--hidden');
-    help: one line for both; choices: {value: shown name} for a pick list;
-    parse: typed text -> value, for RunConfig's checks to judge (a ValueError it raises
-    says what is wrong with the text); None where a value is picked, not typed.
-    """
+class Setting(NamedTuple):
+    """How people see one field of RunConfig: what the dashboard calls it ('hidden
+    layers'), the command line's flag ('--hidden'), one line of help for both, and for
+    a pick list its choices {value: shown name}."""
 
     label: str
     flag: str
     help: str
     choices: dict | None = None
-    parse: object = None
 
 
-def _setting(default, label, flag, help, choices=None, parse=None):
-    if parse is None and type(default) in (int, float):  # a number typed as text
-        parse = _parse_number(type(default))
-    return field(default=default, metadata={"setting": Setting(label, flag, help, choices, parse)})
+def _setting(default, *about):
+    return field(default=default, metadata={"setting": Setting(*about)})
+
+
+def _number_or_text(text, kind):
+    """``text`` as an int or a float (``kind``) if it is one, else as it is: then the
+    field's check says what is wrong with it."""
+    try:
+        return kind(text.strip())
+    except ValueError:
+        return text
 
 
 def _optional_seed(name, value):
@@ -122,15 +104,9 @@ class RunConfig:
         "weight init",
         "--weight-init",
         f"std of the initial weights such as 0.01, or {', '.join(WEIGHT_INITS)}",
-        parse=parse_weight_init,
     )
     hidden_size_list: tuple = _setting(
-        (40, 20),
-        "hidden layers",
-        "--hidden",
-        "nodes of each hidden layer, e.g. 40,20",
-        None,
-        parse_hidden_sizes,
+        (40, 20), "hidden layers", "--hidden", "nodes of each hidden layer, e.g. 40,20"
     )
     use_batchnorm: bool = _setting(
         False,
@@ -178,15 +154,19 @@ class RunConfig:
     def from_text(cls, **texts):
         """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20').
 
-        Values that are not text (a pick list's, a check box's) are taken as they are.
+        Text is read as a number where the field's default is one; values that are not
+        text (a pick list's, a check box's) are taken as they are.
         """
+        kinds = {f.name: type(f.default) for f in dataclasses.fields(cls)}
         values = dict(texts)
-        for name, setting in settings().items():
-            if setting.parse is not None and isinstance(texts.get(name), str):
+        for name, text in texts.items():
+            if name == "hidden_size_list" and isinstance(text, str):
                 try:
-                    values[name] = setting.parse(texts[name])
+                    values[name] = parse_hidden_sizes(text)
                 except ValueError as exc:
                     raise SettingError(name, str(exc)) from None
+            elif isinstance(text, str) and kinds.get(name) in (int, float):
+                values[name] = _number_or_text(text, kinds[name])
         return cls(**values)
 
     @classmethod
@@ -225,38 +205,25 @@ class RunConfig:
         """The same run with the seeds cleared: equal for two seeds of one experiment."""
         return self.replace(seed=None, network_seed=None)
 
-    def build_network(self, input_size=784, output_size=10, dtype=np.float32):
-        """A fresh MultiLayerNet with this run's settings and initial weights."""
+    def build_network(self, data=None):
+        """A fresh MultiLayerNet with this run's settings and initial weights, sized for
+        ``data``: its images' values in, its classes out (one-hot labels give their
+        number; label indices mean MNIST's 10). Without data: sized for MNIST."""
+        sizes = {"input_size": 784, "output_size": 10}
+        if data is not None:
+            (x_train, d_train), _ = data
+            d = np.asarray(d_train)
+            sizes["input_size"] = int(np.prod(np.shape(x_train)[1:]))
+            sizes["output_size"] = d.shape[1] if d.ndim == 2 else 10
         return MultiLayerNet(
-            input_size=input_size,
-            output_size=output_size,
-            dtype=dtype,
+            **sizes,
             seed=self.seed if self.network_seed is None else self.network_seed,
             **{name: getattr(self, name) for name in NETWORK_FIELDS},
-        )
-
-    def build_network_for(self, data):
-        """A fresh network sized for ``data``: its images' values in, its classes out.
-
-        Labels as one-hot rows give the number of classes; label indices mean MNIST's 10.
-        """
-        (x_train, d_train), _ = data
-        d = np.asarray(d_train)
-        return self.build_network(
-            input_size=int(np.prod(np.shape(x_train)[1:])),
-            output_size=d.shape[1] if d.ndim == 2 else 10,
         )
 
     def build_optimizer(self):
         """A fresh optimizer with this run's update rule and learning rate."""
         return make_optimizer(self.optimizer, self.learning_rate)
-
-    def load_data(self, **options):
-        """This run's dataset as the seed loads it (normalised, one-hot labels).
-
-        options: load_mnist()'s keywords, such as source='sample'.
-        """
-        return load_mnist(normalize=True, one_hot_label=True, dataset=self.dataset, **options)
 
     def text(self, name):
         """Field ``name`` as a person would type it (the inverse of from_text), e.g. '40,20'."""

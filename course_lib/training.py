@@ -253,7 +253,7 @@ def run(config, data, *, callback=None, network=None):
     if loaded is not None and config.dataset is not None and loaded != config.dataset:
         raise ValueError(f"the config asks for {config.dataset!r} but the data is {loaded!r}")
     if network is None:
-        network = config.build_network_for(data)
+        network = config.build_network(data)
     elif not config.network_matches(network):
         raise ValueError(f"{network!r} was not built from {config.label}")
     history = train(

@@ -65,7 +65,7 @@ def test_typed_text_is_parsed():
     assert c.hidden_size_list == (60, 30) and c.weight_init_std == "Xavier"
     assert RunConfig.from_text(weight_init_std="0.02").weight_init_std == 0.02
     assert c.text("hidden_size_list") == "60,30"
-    with pytest.raises(SettingError, match="must be a whole number, got 'ten'"):
+    with pytest.raises(SettingError, match=r"must be a positive whole number \(>= 1\), got 'ten'"):
         RunConfig.from_text(iters_num="ten")
     with pytest.raises(SettingError, match="must be a positive number or one of"):
         RunConfig.from_text(weight_init_std="big")

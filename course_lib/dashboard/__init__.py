@@ -173,7 +173,7 @@ class Dashboard(widgets.VBox):
             return self._say("error", f"could not load {name}: {exc}", "error")
         images = data[1][0][:SNAPSHOT_IMAGES]
         try:
-            network = config.build_network_for(data)
+            network = config.build_network(data)
             snapshots = {"initialisation": activation_snapshot(network, images)}
             history = run(config, data, network=network, callback=self._evaluated)
         except (MemoryError, ValueError) as exc:  # too large a network or batch for the data
