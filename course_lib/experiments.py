@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from course_lib.config import RunConfig
 from course_lib.diagnostics import gradient_ratio
-from course_lib.training import run
 
 
 @dataclass(frozen=True)
@@ -31,25 +30,20 @@ class Claim:
 
     def __and__(self, other):
         covers = "+".join(dict.fromkeys([*self.covers.split("+"), *other.covers.split("+")]))
-        text = f"{self.text}; {other.text}"
-        return Claim(text, lambda h: self.test(h) and other.test(h), covers)
-
-
-_COMPARE = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
+        return Claim(f"{self.text}; {other.text}", lambda h: self.test(h) and other.test(h), covers)
 
 
 def final_test(op, bound):
     """Claim on the final test accuracy; ``op`` is '<', '<=' or '>='."""
-    compare = _COMPARE[op]
+    compare = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}[op]
     return Claim(f"final test accuracy {op} {bound}", lambda h: compare(h.final_test_acc, bound))
 
 
 def reaches_half_by(iteration):
     """Claim: test accuracy above 50 % at an evaluation no later than ``iteration``."""
 
-    def test(history):
-        first = history.first_iter_above(0.5)
-        return first is not None and first <= iteration
+    def test(history):  # first_iter_above is None for a run that never did
+        return (history.first_iter_above(0.5) or math.inf) <= iteration
 
     return Claim(f"test accuracy > 0.5 by iteration {iteration}", test)
 
@@ -79,8 +73,7 @@ def initial_norms_below(bound):
     """Claim: every weight gradient of the first batch is smaller than ``bound``."""
 
     def test(history):
-        norms = history.initial_grad_norms
-        return bool(norms) and all(v < bound for v in norms.values())
+        return bool(history.initial_grad_norms) and max(history.initial_grad_norms.values()) < bound
 
     words = f"at initialisation every weight gradient norm < {bound:g}"
     return Claim(words, test, "initial gradients")
@@ -304,8 +297,3 @@ def find_preset(config):
         if preset.config.without_seeds() == key:
             return preset
     return None
-
-
-def run_preset(name, data, *, seed=0, callback=None):
-    """Train the preset called ``name`` on ``data`` with ``seed``; returns the History."""
-    return run(get_preset(name).config.replace(seed=seed), data, callback=callback)
