@@ -23,8 +23,6 @@ from course_lib.history import History, divergence_message, loss_limit
 from course_lib.multi_layer_net import MultiLayerNet
 from course_lib.validation import SettingError, check_data, whole_number
 
-PROGRESS_EVERY = 50
-
 # A group: at most GROUP_POINTS points within GROUP_ITERATIONS iterations (a callback,
 # such as a Stop button, hears each point soon) and about GROUP_BYTES of copies.
 GROUP_POINTS = 8
@@ -68,7 +66,13 @@ def train(
             data, network.input_size, network.output_size, network.dtype
         )
         settings = _check_settings(len(x_train), iters_num, batch_size, eval_interval, seed)
-        optimizer = _make_optimizer(optimizer, learning_rate)
+        if optimizer is None:
+            optimizer = SGD(lr=0.1 if learning_rate is None else learning_rate)
+        elif learning_rate is not None or not hasattr(optimizer, "update"):
+            raise ValueError(
+                "give either learning_rate= or optimizer=, an object with update(params, "
+                f"grads) such as SGD(lr=0.1), not both; got {optimizer=}, {learning_rate=}"
+            )
     except ValueError as exc:
         # The message says what to change: no traceback through the checks' own frames.
         raise exc.with_traceback(None) from None
@@ -134,17 +138,6 @@ def _check_settings(train_size, iters_num, batch_size, eval_interval, seed):
         "eval_interval": whole_number("eval_interval", eval_interval),
         "seed": None if seed is None else whole_number("seed", seed, minimum=0),
     }
-
-
-def _make_optimizer(optimizer, learning_rate):
-    if optimizer is None:
-        return SGD(lr=0.1 if learning_rate is None else learning_rate)
-    if learning_rate is not None or not hasattr(optimizer, "update"):
-        raise ValueError(
-            "give either learning_rate= or optimizer=, an object with update(params, grads) "
-            f"such as SGD(lr=0.1), not both; got {optimizer=}, {learning_rate=}"
-        )
-    return optimizer
 
 
 def _norms(grad):
@@ -271,7 +264,7 @@ def run(config, data, *, callback=None, network=None):
     return history
 
 
-def print_progress(every=PROGRESS_EVERY):
+def print_progress(every=50):
     """A callback that prints the seed's two progress lines every ``every`` iterations."""
 
     def callback(history):
