@@ -193,10 +193,10 @@ def installed_version():
         return None
 
 
-def release_tag(version=None):
-    """The git tag of a release: 'v' and its version (default: the installed one; 'main'
-    when course-lib is not installed and its version is unknown)."""
-    version = version or installed_version()
+def release_tag():
+    """The git tag of this version's release ('v' and its version), or 'main' when
+    course-lib is not installed and its version is unknown."""
+    version = installed_version()
     return f"v{version}" if version else "main"
 
 
@@ -206,11 +206,7 @@ def source_url():
         entries = metadata.metadata("course-lib").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         return None
-    for entry in entries:
-        label, _, url = entry.partition(",")
-        if label.strip().lower() == "source":
-            return url.strip()
-    return None
+    return dict(entry.split(", ", 1) for entry in entries).get("Source")
 
 
 def address_problem(url):

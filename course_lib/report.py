@@ -27,7 +27,7 @@ from course_lib import coursework
 from course_lib.data.mnist import SOURCES
 from course_lib.results import notebook_runs, run_rows, table
 from course_lib.safe_files import CannotWrite, OutputFolderError, folder_content
-from course_lib.validation import positive_number, whole_number
+from course_lib.validation import choice, positive_number, whole_number
 
 # Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
 # a busy 2-core machine; full MNIST has a 5x larger test set, and a hub gives each
@@ -36,14 +36,6 @@ DEFAULT_TIMEOUT = 300
 # One thread for any BLAS a kernel loads: threads change the order of the sums, so the
 # numbers would depend on --jobs, the core count or the user's own settings.
 ONE_BLAS_THREAD = dict.fromkeys(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"], "1")
-
-
-def _check_not_the_notebooks(out_dir, notebooks_dir):
-    if out_dir.resolve() == Path(notebooks_dir).resolve():
-        raise OutputFolderError(
-            f"{out_dir} is the folder the notebooks are read from; the executed copies would "
-            "replace them. Choose another folder with --out"
-        )
 
 
 def _failure(exc, cells, index, timeout):
@@ -159,8 +151,8 @@ class Kernels:
 def default_jobs():
     """Notebooks executed at once by default: two on two cores or more, else one."""
     # sched_getaffinity: the cores this process may use (Linux)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return 2 if (cores or os.cpu_count() or 1) >= 2 else 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2, cores or 1)
 
 
 def execute_notebooks(books, env, timeout, jobs, **options):
@@ -300,13 +292,16 @@ def reproduce(
     the same; then RuntimeError names the failed notebooks. CannotWrite if the report
     cannot be written; the previous report is then as it was.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    source = choice("source", source, SOURCES)
     jobs = whole_number("jobs", default_jobs() if jobs is None else jobs)
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
     out_dir = Path(out_dir)
-    _check_not_the_notebooks(out_dir, paths[0].parent)
+    if out_dir.resolve() == paths[0].parent.resolve():
+        raise OutputFolderError(
+            f"{out_dir} is the folder the notebooks are read from; the executed copies would "
+            "replace them. Choose another folder with --out"
+        )
     with folder_content(out_dir) as folder:
         books, changed = _load_books(paths, shipped)
         env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
@@ -329,7 +324,7 @@ def reproduce(
         f"report: {report} ({len(executed)} notebooks in {elapsed:.1f} s, {len(rows)} runs: "
         f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
     )
-    for line in folder.kept():
+    for line in folder.kept.values():
         print(line)
     failed = [r["name"] for r in executed if r["error"]]
     if failed:

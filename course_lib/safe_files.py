@@ -144,15 +144,16 @@ class FolderContent:
     def __init__(self, out_dir, staging):
         self.out_dir = out_dir
         self.staging = staging
-        self.previous = _previous_files(out_dir)
-        self.moved = {}  # name asked for -> name given, where they differ
-        self.ours = set()
-        for name, digest in self.previous.items():
+        self.ours = set()  # old files that commit() may replace or remove
+        self.kept = {}  # {name: the line that says why it is left as the user had it}
+        for name, digest in _previous_files(out_dir).items():
             target = (out_dir / name).resolve()
             # Only files inside out_dir: a manifest edited to point elsewhere replaces nothing.
-            if target.is_relative_to(out_dir.resolve()) and target.is_file():
-                if digest is not None and sha256(target) == digest:
-                    self.ours.add(name)
+            inside = target.is_relative_to(out_dir.resolve()) and target.is_file()
+            if inside and digest is not None and sha256(target) == digest:
+                self.ours.add(name)
+            elif os.path.lexists(out_dir / name):
+                self.kept[name] = f"kept {name} (changed since reproduce wrote it)"
 
     def write(self, name, data):
         """Write ``data`` (bytes or text) as the file ``name`` (a relative POSIX path);
@@ -165,22 +166,11 @@ class FolderContent:
             n += 1
             given = str(numbered(PurePosixPath(name), n))
         if given != name:
-            self.moved[name] = given
+            why = "changed since reproduce wrote it" if name in self.kept else "not ours"
+            self.kept[name] = f"kept {name} ({why}; the new one is {given})"
         (self.staging / given).parent.mkdir(parents=True, exist_ok=True)
         (self.staging / given).write_bytes(data.encode() if isinstance(data, str) else data)
         return given
-
-    def kept(self):
-        """One line for each file left as the user had it."""
-        lines = [
-            f"kept {name} (changed since reproduce wrote it)"
-            for name in sorted(set(self.previous) - self.ours - set(self.moved))
-            if os.path.lexists(self.out_dir / name)
-        ]
-        for name, new in self.moved.items():
-            why = "changed since reproduce wrote it" if name in self.previous else "not ours"
-            lines.append(f"kept {name} ({why}; the new one is {new})")
-        return lines
 
     def commit(self):
         """Move every new file into ``out_dir`` with a manifest of their digests, and

@@ -66,7 +66,7 @@ def build(report_dir, out_dir, url=None, ref=None):
         index += f"<h1>Course notebooks, executed</h1>\n<ol>\n{items}</ol>\n"
         folder.write("index.html", index)
         folder.commit()
-    for line in folder.kept():
+    for line in folder.kept.values():
         print(line)
     return [out_dir / page for page, _ in entries]
 
