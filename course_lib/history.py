@@ -1,8 +1,8 @@
 """History: what a training run leaves behind, and how it shows itself in a notebook."""
 
 import html
+import json
 import math
-import numbers
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 
@@ -35,14 +35,12 @@ def divergence_message(iteration, loss, learning_rate):
     )
 
 
-def _json_numbers(value, to_json):
-    """NaN and infinities as JSON null (to_json) or null as NaN (from JSON), recursively."""
+def _nan_for_null(value):
+    """JSON's null numbers read back as NaN, in the lists and dicts that hold them."""
     if isinstance(value, dict):
-        return {key: _json_numbers(v, to_json) for key, v in value.items()}
+        return {key: _nan_for_null(v) for key, v in value.items()}
     if isinstance(value, list):
-        return [_json_numbers(v, to_json) for v in value]
-    if to_json:
-        return None if isinstance(value, numbers.Real) and not math.isfinite(value) else value
+        return [_nan_for_null(v) for v in value]
     return math.nan if value is None else value
 
 
@@ -135,7 +133,8 @@ class History:
 
     def to_dict(self):
         """Plain data of this History, valid strict JSON: NaN and infinities become null."""
-        return _json_numbers(asdict(self), to_json=True)
+        # json writes NaN and infinities (NumPy's too, as floats) as constants, read as null.
+        return json.loads(json.dumps(asdict(self), default=float), parse_constant=lambda _: None)
 
     @classmethod
     def from_dict(cls, data):
@@ -145,7 +144,7 @@ class History:
             values["config"] = RunConfig.from_dict(values["config"])
         for name in _NUMBER_FIELDS:
             if name in values:
-                values[name] = _json_numbers(values[name], to_json=False)
+                values[name] = _nan_for_null(values[name])
         return cls(**values)
 
     @classmethod
@@ -209,9 +208,9 @@ class History:
             wall_time=float(wall_time),
             status="completed",
         )
+        lr = config.learning_rate if config is not None else math.nan
         for i, loss in enumerate(history.losses):
             if not loss <= loss_limit():  # also catches NaN
-                lr = config.learning_rate if config is not None else math.nan
                 history.status = "diverged"
                 history.diverged_at = i + 1
                 history.message = divergence_message(i + 1, loss, lr)
@@ -235,11 +234,10 @@ class History:
 def describe_data(data):
     """{'description', 'source', 'n_train', 'n_test'} of data as load_mnist() returns it."""
     (x_train, _), (x_test, _) = data
-    n_train, n_test = len(x_train), len(x_test)
-    sizes = f"{n_train:,} train / {n_test:,} test images"
+    sizes = f"{len(x_train):,} train / {len(x_test):,} test images"
     return {
         "description": getattr(data, "description", None) or sizes,
         "source": getattr(data, "source", None),
-        "n_train": n_train,
-        "n_test": n_test,
+        "n_train": len(x_train),
+        "n_test": len(x_test),
     }

@@ -44,19 +44,12 @@ def check_weight_init(weight_init_std, name="weight_init_std"):
         for canonical in WEIGHT_INITS:
             if canonical.lower() == key:
                 return canonical
-        names = [*WEIGHT_INITS, *WEIGHT_INIT_ALIASES]
-        raise SettingError(
-            name,
-            f"must be a positive number or one of {', '.join(names)} (any case), "
-            f"got {weight_init_std!r}",
-        )
-    if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real):
-        raise SettingError(
-            name,
-            f"must be a positive number or one of {', '.join(WEIGHT_INITS)}, "
-            f"got {weight_init_std!r}",
-        )
-    return positive_number(name, weight_init_std)
+    elif isinstance(weight_init_std, numbers.Real) and not isinstance(weight_init_std, bool):
+        return positive_number(name, weight_init_std)
+    names = ", ".join([*WEIGHT_INITS, *WEIGHT_INIT_ALIASES])
+    raise SettingError(
+        name, f"must be a positive number or one of {names} (any case), got {weight_init_std!r}"
+    )
 
 
 def check_activation(activation, name="activation"):
