@@ -12,7 +12,7 @@ from course_lib import config as run_config
 from course_lib.data.mnist import SOURCES, load_mnist
 from course_lib.practice.cli import add_practice_commands, notebook_copier
 from course_lib.report import DEFAULT_TIMEOUT, reproduce
-from course_lib.safe_files import CannotWrite, check_writable, write_file
+from course_lib.safe_files import CannotWrite, writable_folder, write_file
 from course_lib.validation import SettingError
 
 EXIT_CODES = (
@@ -56,19 +56,6 @@ def _add_setting_flags(parser):
         parser.add_argument(setting.flag, **options)
 
 
-def _writable_folder(folder):
-    """Create ``folder`` if needed and make sure a file can be written there."""
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {folder} is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CannotWrite(f"--out {folder}: cannot make it ({exc.strerror or exc})") from None
-    check_writable(folder)
-    return folder
-
-
 def _figure_name(config, source):
     """accuracy_<label>_<every other setting not at its default>_seed<N>.png"""
     defaults = run_config.RunConfig()
@@ -97,7 +84,7 @@ def _run(args):
         config = run_config.RunConfig.from_text(**values)
     except SettingError as exc:
         raise ValueError(exc.named(run_config.settings()[exc.name].flag)) from None
-    out = _writable_folder(args.out)  # before training: a run is never lost to a bad --out
+    out = writable_folder(args.out)  # before training: a run is never lost to a bad --out
     data = load_mnist(
         normalize=True, one_hot_label=True, dataset=config.dataset, source=args.source
     )

@@ -1,11 +1,9 @@
 """The course notebooks as files: where they are, which were changed, copies for students.
 
-The numbered notebooks (``01_...ipynb``) ship inside the package. Each carries a stamp in
-its metadata: the SHA-256 of its code cells as shipped, and of all its cells. A notebook
-whose code no longer matches its stamp was changed (a student's "[try]" edit,
-autosaved), which the report says, and ``shipped_copy`` can give the notebook as it was
-shipped; one whose cells still match was not edited at all, so ``copy_notebooks(...,
-update=True)`` may replace it with a newer version.
+The numbered notebooks (``01_...ipynb``) ship inside the package, each stamped with the
+SHA-256 of its code cells and of all its cells as shipped: one whose code differs was
+changed (the report says so), one whose cells all match was not edited at all (``--update``
+may replace it).
 """
 
 import hashlib
@@ -29,11 +27,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def shipped_dir():
-    """The folder of the notebooks that came with the package.
-
-    In an installed wheel they are inside the package; in a checkout, the checkout's
-    ``notebooks/`` folder.
-    """
+    """The shipped notebooks' folder: inside the package in a wheel, else the checkout's."""
     inside = _PACKAGE_DIR / "notebooks"
     if inside.is_dir() and any(inside.glob(NOTEBOOK_GLOB)):
         return inside
@@ -91,11 +85,8 @@ def is_changed(nb):
 
 
 def is_edited(nb):
-    """True unless every cell (markdown too) is as its stamp says it was shipped.
-
-    A copy stamped without ``cells_sha256`` (an older course_lib) counts as edited: a
-    note in one of its markdown cells could not be told apart.
-    """
+    """True unless every cell (markdown too) is as its stamp says it was shipped; a copy
+    stamped by an older course_lib (no ``cells_sha256``) counts as edited."""
     shipped = _stamps(nb).get("cells_sha256")
     return shipped is None or cells_fingerprint(nb) != shipped
 
@@ -156,16 +147,13 @@ def _update(source, target):
 
 
 def copy_notebooks(dest, update=False, sources=None):
-    """Copy the shipped notebooks (or the files ``sources``) into ``dest``; a valid
-    notebook already there is kept.
+    """Copy the shipped notebooks (or the files ``sources``) into ``dest``, keeping a
+    valid notebook already there; yields (name, what, note) as it goes.
 
-    update=True replaces each copy whose cells are all as they were shipped (outputs
-    aside) by the shipped version if that differs; a copy the student edited is kept.
-    A file of the same name that is not a valid notebook (cut short by a full disk) is
-    renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
-    what in 'copied', 'kept', 'replaced', and with update 'updated', 'current' (already
-    the shipped version) or 'edited' (kept). Raises ValueError if ``dest`` is a file and
-    CannotWrite if a copy cannot be written (the copies made so far are whole).
+    what: 'copied', 'kept', or 'replaced' (a file that is not a valid notebook, such as
+    one cut short by a full disk, is renamed beside it first); with update=True also
+    'updated' (a copy not edited, replaced by the shipped version), 'current' or 'edited'
+    (kept). ValueError if ``dest`` is a file, CannotWrite if a copy cannot be written.
     """
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
@@ -223,13 +211,10 @@ def address_problem(url):
 
 def notebook_link(service, name, url=None, ref=None, hub_url=None):
     """The link that opens notebook ``name`` of the project at ``url`` (default:
-    source_url()) on ``service``.
-
-    'colab' and 'binder' open a project on GitHub at the branch or tag ``ref`` (default:
-    this version's release tag, the one its install cell pins). 'nbgitpuller' opens the
-    hub at ``hub_url``: the first click clones the project (its branch ``ref``, default
-    main) into the student's home, later ones merge its changes without overwriting the
-    student's edits, and JupyterLab opens the notebook.
+    source_url()) on ``service``: 'colab' or 'binder' (a project on GitHub, at ``ref``,
+    default this version's release tag), or 'nbgitpuller' on the hub at ``hub_url``
+    (the first click clones branch ``ref``, default main, later ones merge its changes
+    without overwriting the student's edits).
     """
     url = url or source_url()
     if service == "nbgitpuller":

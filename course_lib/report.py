@@ -2,11 +2,7 @@
 
 Each notebook runs in a fresh kernel with one BLAS thread; the runs it made are read back
 from the executed notebook (``results``) and written with it, its figures and
-``runs.json`` beside ``report.md``. Nothing is lost: the report is built in a folder
-beside ``--out`` and moved in only when complete (a failure, a full disk or Ctrl-C leave
-the previous report as it was), a lock keeps a second reproduce out, and a file the user
-changed since reproduce wrote it (``.course-lib-report.json`` keeps each file's SHA-256)
-is kept: the new file takes a free name beside it.
+``runs.json`` beside ``report.md``, into a folder that loses nothing (``safe_files``).
 """
 
 import base64
@@ -282,15 +278,12 @@ def reproduce(
 ):
     """Execute every notebook and write ``out_dir/report.md``; returns the report's path.
 
-    notebooks: the folder of the notebooks (default: those shipped with the package);
-    shipped=True runs them as shipped even if they were edited since.
-    timeout: seconds a cell may run before its notebook counts as failed.
-    jobs: notebooks executed at once (default: two on two cores or more, else one).
-    ``source`` is passed to the notebooks' ``load_mnist()`` through
-    ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries the full
-    MNIST first). A notebook that fails is a row of the report, which is written all
-    the same; then RuntimeError names the failed notebooks. CannotWrite if the report
-    cannot be written; the previous report is then as it was.
+    source: the notebooks' ``load_mnist()`` source (through ``COURSE_LIB_MNIST_SOURCE``).
+    notebooks: their folder (default: the shipped ones); shipped=True runs them as
+    shipped even if they were edited since. timeout: seconds a cell may run. jobs:
+    notebooks executed at once (default: two on two cores or more, else one). A notebook
+    that fails is a row of the report, written all the same; then RuntimeError names
+    it. CannotWrite if the report cannot be written: the previous one is then as it was.
     """
     source = choice("source", source, SOURCES)
     jobs = whole_number("jobs", default_jobs() if jobs is None else jobs)

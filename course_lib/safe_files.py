@@ -1,9 +1,8 @@
 """Writing files without losing any: the rules ``run``, ``notebooks`` and ``reproduce`` share.
 
-A file is written whole or not at all (a temporary file renamed into place); a file that
-is there is never overwritten unless this package wrote it and nobody changed it since;
-a folder written as a whole (a report) is built beside its place under a lock and moved
-in only when complete.
+A file is written whole or not at all; a file that is there is never overwritten unless
+this package wrote it and nobody changed it since; a folder written as a whole (a report)
+is built beside its place under a lock and moved in only when complete.
 """
 
 import contextlib
@@ -27,10 +26,8 @@ MANIFEST = ".course-lib-report.json"
 
 
 class CannotWrite(OSError):
-    """A file could not be written (a full disk or quota, a read-only folder).
-
-    Whoever raises it has left nothing half-written behind; the message says where.
-    """
+    """A file could not be written (a full disk or quota, a read-only folder); nothing
+    half-written is left behind, and the message says where."""
 
 
 class OutputFolderError(ValueError):
@@ -47,18 +44,24 @@ def numbered(path, n):
     return path if n == 1 else path.with_name(f"{path.stem} ({n}){path.suffix}")
 
 
-def check_writable(folder):
-    """Raise CannotWrite unless a file can be written in ``folder``.
+def writable_folder(folder):
+    """``folder`` as a Path, made if it is not there; ValueError if it is a file,
+    CannotWrite unless a file can be written in it.
 
     The probe is an unnamed temporary file of its own, so two programs checking the
     same folder at once never meet.
     """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder) as probe:
             probe.write(b"x")
             probe.flush()
     except OSError as exc:
         raise CannotWrite(f"cannot write in {folder} ({exc.strerror or exc})") from None
+    return folder
 
 
 def _claim_free_name(path):
@@ -76,12 +79,10 @@ def _claim_free_name(path):
 def write_file(path, data, replaces=None):
     """Write the bytes ``data`` to ``path`` whole or not at all; returns the path written.
 
-    They go to a temporary file beside it, which is then renamed into place. Without
-    ``replaces``, the file is new: it takes the first free name of path, 'name (2).ext',
-    ... With ``replaces``, the SHA-256 that ``path`` must still have just before the
-    rename: if it changed meanwhile (an autosave) or is gone, it is left as it is and
-    the result is None. CannotWrite if it cannot be written (a full disk), leaving
-    nothing behind.
+    They go to a temporary file beside it, then renamed into place: under the first free
+    name of path, 'name (2).ext', ... or, given ``replaces``, over ``path`` if it still
+    has that SHA-256 (else, say after an autosave meanwhile, it is left as it is and the
+    result is None). CannotWrite if it cannot be written, leaving nothing behind.
     """
     path = Path(path)
     temporary = None
@@ -212,10 +213,9 @@ def folder_content(out_dir):
     """
     parent, name = out_dir.resolve().parent, out_dir.resolve().name  # also for --out .
     try:
-        parent.mkdir(parents=True, exist_ok=True)
         for folder in (parent, out_dir) if out_dir.is_dir() else (parent,):
-            check_writable(folder)
-    except OSError as exc:
+            writable_folder(folder)
+    except CannotWrite as exc:
         raise CannotWrite(f"{exc}; nothing was run") from None
     if out_dir.is_dir() and os.stat(out_dir).st_dev != os.stat(parent).st_dev:
         raise OutputFolderError(

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from course_lib import coursework
-from course_lib.__main__ import _writable_folder, build_parser, main
+from course_lib.__main__ import build_parser, main
 from course_lib.config import settings
-from course_lib.safe_files import write_file
+from course_lib.safe_files import writable_folder, write_file
 
 _TEXT = {"capture_output": True, "text": True, "timeout": 120}
 
@@ -149,7 +149,7 @@ def test_figures_made_at_once_never_overwrite_each_other(tmp_path):
 
     def save(k):
         try:
-            _writable_folder(tmp_path)
+            writable_folder(tmp_path)
             saved.append(write_file(tmp_path / "accuracy.png", f"figure {k}".encode()))
         except Exception as exc:  # reported below, with the thread's own error
             errors.append(exc)
