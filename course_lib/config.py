@@ -1,12 +1,8 @@
-"""RunConfig: the one description of a training run.
+"""RunConfig: the one description of a training run, checked when made.
 
-Everything that defines a run lives in one frozen dataclass: the network (activation,
-initial weights, hidden layers), the training (optimizer, learning rate, iterations,
-batch size, evaluation interval), the seed and the dataset. It checks itself when made,
-with the checks MultiLayerNet and train() use, parses what a person types (``"40,20"``),
-builds its network and optimizer, and has the one ``label``. Each field that people set
-carries a ``Setting``: the command line makes a flag of it and the dashboard a control,
-so a new field appears in both by itself.
+It reads what a person types (``"40,20"``), builds its network and optimizer, and has
+the one ``label``. Each field that people set carries a ``Setting``: the command line
+makes a flag of it and the dashboard a control, so a new field appears in both by itself.
 """
 
 import dataclasses
@@ -88,12 +84,10 @@ def _optional_seed(name, value):
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines one training run; checked when made.
+    """Everything that defines one training run; the defaults are the seed's ReLU run.
 
-    The defaults are the seed's ReLU run: [40, 20], std 0.01, SGD at 0.1, 2000
-    iterations of batches of 100, accuracy every 10 iterations, on MNIST.
-    ``seed`` seeds the weights and the mini-batch draws (``network_seed``, if set,
-    seeds the weights instead: only code sets it, for a network built with a seed of its own).
+    ``seed`` seeds the weights and the mini-batch draws (``network_seed``, if set, seeds
+    the weights instead: only code sets it, for a network built with a seed of its own).
     """
 
     activation: str = _setting(
@@ -233,7 +227,7 @@ class RunConfig:
     @property
     def label(self):
         """Short description such as 'relu / He [40,20] lr=0.1'."""
-        return " ".join(part for part in _label_parts(self).values() if part not in _UNSAID)
+        return common_label([self])
 
 
 def _label_parts(config):
@@ -253,20 +247,14 @@ def _label_parts(config):
 _UNSAID = {"no BN", "SGD", "MNIST"}
 
 
-def _parts_and_differences(configs):
-    """Each config's label parts, and the keys of the parts in which they differ."""
-    parts = [_label_parts(c) for c in configs]
-    differ = [key for key in parts[0] if len({p[key] for p in parts}) > 1] if parts else []
-    return parts, differ
-
-
 def distinct_labels(configs):
     """Labels that show only what differs between the configs (legends of a comparison).
 
     Runs that differ in nothing shown get their full labels (and their seeds if those
     differ).
     """
-    parts, differ = _parts_and_differences(configs)
+    parts = [_label_parts(c) for c in configs]
+    differ = [key for key in parts[0] if len({p[key] for p in parts}) > 1] if parts else []
     if differ:
         return [" ".join(p[key] for key in differ) for p in parts]
     labels = [c.label for c in configs]
@@ -277,8 +265,8 @@ def distinct_labels(configs):
 
 def common_label(configs):
     """The settings every config shares, as in ``label`` ('' if they share none)."""
-    parts, differ = _parts_and_differences(configs)
-    shared = [part for key, part in (parts[0] if parts else {}).items() if key not in differ]
+    parts = [_label_parts(c) for c in configs] or [{}]
+    shared = [part for key, part in parts[0].items() if len({p[key] for p in parts}) == 1]
     return " ".join(part for part in shared if part not in _UNSAID)
 
 

@@ -1,10 +1,8 @@
-"""The seed's runs as presets: a name, a RunConfig, and the seed's claim about it.
+"""The seed's runs as presets: a name, a RunConfig, the seed's observation (its 考察) and
+a ``Claim``, the check of a run against it, whose words and test are written once.
 
-Each preset carries the seed's own observation (its 考察) and a ``Claim``: the check that
-says whether a run agrees with it, made from small pieces that each carry their own words,
-so the text the report shows and the test it applies are written once. The report finds a
-run's preset by the run's actual settings (``find_preset``), never by a name typed next to
-it; notebooks set their experiments in plain view and never need a preset.
+The report finds a run's preset by the run's actual settings (``find_preset``), never by
+a name typed next to it; notebooks set their experiments in plain view.
 """
 
 import math
@@ -87,16 +85,6 @@ class Preset:
     config: RunConfig
     observation: str
     check: Claim
-
-    @property
-    def label(self):
-        """The settings in short, such as 'relu / 0.01 [40,20] lr=0.1'."""
-        return self.config.label
-
-    @property
-    def claim(self):
-        """The check we apply, in words."""
-        return self.check.text
 
     def agrees(self, history):
         """True if the run shows what the seed observed."""

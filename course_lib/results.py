@@ -77,7 +77,7 @@ def run_rows(executed):
                     "first iter > 50 % test": first if first is not None else "-",
                     "preset": preset.name if preset else "-",
                     "seed's observation": preset.observation if preset else "",
-                    "our check": preset.claim if preset else "",
+                    "our check": preset.check.text if preset else "",
                     "check covers": preset.check.covers.replace("+", " + ") if preset else "",
                     "agrees": mark,
                     "_agrees": agrees,

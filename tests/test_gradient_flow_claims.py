@@ -68,4 +68,4 @@ def test_deep_presets_are_the_seven_runs():
     for name in DEEP_RUNS:
         preset = get_preset(name)
         assert preset.config.hidden_size_list == (100,) * 5
-        assert preset.claim and preset.observation and preset.check is not None
+        assert preset.check.text and preset.observation and preset.check is not None

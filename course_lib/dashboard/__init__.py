@@ -58,10 +58,11 @@ def table_html(runs):
 
 
 def _preset_options():
-    options = [(f"seed {i}: {PRESETS[n].label}", n) for i, n in enumerate(SEED_RUNS, start=1)]
-    options += [(f"grid: {PRESETS[n].label}", n) for n in GRID if n not in SEED_RUNS]
-    options += [(f"deep: {PRESETS[n].label}", n) for n in DEEP_RUNS]
-    return options + [(f"batch norm: {PRESETS[n].label}", n) for n in BATCHNORM_RUNS]
+    label = {name: preset.config.label for name, preset in PRESETS.items()}
+    options = [(f"seed {i}: {label[n]}", n) for i, n in enumerate(SEED_RUNS, start=1)]
+    options += [(f"grid: {label[n]}", n) for n in GRID if n not in SEED_RUNS]
+    options += [(f"deep: {label[n]}", n) for n in DEEP_RUNS]
+    return options + [(f"batch norm: {label[n]}", n) for n in BATCHNORM_RUNS]
 
 
 _load = functools.partial(load_mnist, normalize=True, one_hot_label=True)
