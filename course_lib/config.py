@@ -168,24 +168,10 @@ class RunConfig:
         """A RunConfig from ``to_dict()``'s output (unknown keys are ignored)."""
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
-    @classmethod
-    def describe(cls, network, **training):
-        """The RunConfig of ``network`` trained with ``training`` (train()'s arguments).
-
-        The network's own settings are read from its attributes; None if it has none
-        (a model that is not a MultiLayerNet).
-        """
-        if not all(hasattr(network, name) for name in NETWORK_FIELDS):
-            return None
-        made = {name: getattr(network, name) for name in NETWORK_FIELDS}
-        seed = getattr(network, "seed", None)
-        made["network_seed"] = None if seed == training.get("seed") else seed
-        return cls(**made, **training)
-
     def network_matches(self, network):
         """True if ``network`` has this config's network settings (activation, ...)."""
-        own = RunConfig.describe(network)
-        return own is not None and all(getattr(own, n) == getattr(self, n) for n in NETWORK_FIELDS)
+        own = {name: getattr(network, name, None) for name in NETWORK_FIELDS}
+        return None not in own.values() and self.replace(**own) == self
 
     def replace(self, **changes):
         """A copy with some fields changed (checked like a new RunConfig)."""

@@ -6,7 +6,7 @@ import math
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 
-from course_lib.config import RunConfig
+from course_lib.config import NETWORK_FIELDS, RunConfig
 
 # The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
 # notebook made back from the executed notebook by it.
@@ -149,14 +149,19 @@ class History:
 
     @classmethod
     def for_training(cls, network, data, optimizer, **training):
-        """An empty History for ``network`` about to be trained on ``data`` by train()."""
-        config = RunConfig.describe(
-            network,
-            optimizer=getattr(optimizer, "name", type(optimizer).__name__.lower()),
-            learning_rate=optimizer.lr,
-            dataset=getattr(data, "dataset", None),
-            **training,
-        )
+        """An empty History for ``network`` about to be trained on ``data`` by train():
+        its RunConfig read from the network's settings (None if it has none)."""
+        config = None
+        if all(hasattr(network, name) for name in NETWORK_FIELDS):
+            seed = getattr(network, "seed", None)
+            config = RunConfig(
+                **{name: getattr(network, name) for name in NETWORK_FIELDS},
+                network_seed=None if seed == training.get("seed") else seed,
+                optimizer=getattr(optimizer, "name", type(optimizer).__name__.lower()),
+                learning_rate=optimizer.lr,
+                dataset=getattr(data, "dataset", None),
+                **training,
+            )
         grad_norms = {key: [] for key in network.params if key.startswith("W")}
         return cls(config=config, data=describe_data(data), grad_norms=grad_norms)
 
