@@ -11,12 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from course_lib.common.optimizer import OPTIMIZERS, make_optimizer
+from course_lib.common.optimizer import OPTIMIZERS
 from course_lib.multi_layer_net import (
     ACTIVATIONS,
     WEIGHT_INITS,
     MultiLayerNet,
-    check_activation,
     check_hidden_sizes,
     check_weight_init,
 )
@@ -127,7 +126,7 @@ class RunConfig:
     def __post_init__(self):
         dataset = self.dataset
         checked = {
-            "activation": check_activation(self.activation),
+            "activation": choice("activation", self.activation, list(ACTIVATIONS)),
             "weight_init_std": check_weight_init(self.weight_init_std),
             "hidden_size_list": tuple(check_hidden_sizes(self.hidden_size_list)),
             "use_batchnorm": yes_no("use_batchnorm", self.use_batchnorm),
@@ -203,7 +202,7 @@ class RunConfig:
 
     def build_optimizer(self):
         """A fresh optimizer with this run's update rule and learning rate."""
-        return make_optimizer(self.optimizer, self.learning_rate)
+        return OPTIMIZERS[self.optimizer](lr=self.learning_rate)
 
     def text(self, name):
         """Field ``name`` as a person would type it (the inverse of from_text), e.g. '40,20'."""

@@ -52,11 +52,6 @@ def check_weight_init(weight_init_std, name="weight_init_std"):
     )
 
 
-def check_activation(activation, name="activation"):
-    """The activation's name in lower case, if it is one of ACTIVATIONS."""
-    return choice(name, activation, list(ACTIVATIONS))
-
-
 def check_hidden_sizes(hidden_size_list, name="hidden_size_list"):
     """The hidden layer sizes as a list of ints (from a list, tuple, range or 1-D array)."""
     ordered = isinstance(hidden_size_list, (list, tuple, range)) or (
@@ -106,7 +101,7 @@ class MultiLayerNet:
             self.input_size = whole_number("input_size", input_size)
             self.output_size = whole_number("output_size", output_size)
             self.hidden_size_list = check_hidden_sizes(hidden_size_list)
-            self.activation = check_activation(activation)
+            self.activation = choice("activation", activation, list(ACTIVATIONS))
             self.weight_init_std = check_weight_init(weight_init_std)
             self.weight_decay_lambda = positive_number(
                 "weight_decay_lambda", weight_decay_lambda, allow_zero=True

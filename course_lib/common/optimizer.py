@@ -87,10 +87,3 @@ class Adam:
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, AdaGrad, Adam)}
-
-
-def make_optimizer(name, lr):
-    """The optimizer called ``name`` ('sgd', 'momentum', 'adagrad', 'adam') with rate lr."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr=lr)
