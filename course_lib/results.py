@@ -1,9 +1,8 @@
 """How runs made in a notebook reach the report: read back, judged, and tabled.
 
-A History shows itself in a notebook with its own output type (``HISTORY_MIME``) next to
-the text and HTML people see, so an executed notebook holds every run it displayed.
-Nothing is written on the side and no environment variable changes what a notebook
-does: the report reads the notebook it executed.
+A History shows itself in a notebook with its own output type (``HISTORY_MIME``) beside
+what people see, so the executed notebook itself holds every run it displayed: nothing
+is written on the side.
 """
 
 import json
@@ -32,36 +31,26 @@ def notebook_runs(nb):
     return list(runs.values())
 
 
-def verdict(history):
-    """(preset or None, True / False / None): the claim for the run's settings, and its result.
-
-    None as result means no preset has these settings (nothing to check), or the run did
-    not complete (a stopped run cannot show what a full one would).
-    """
-    preset = find_preset(history.config)
-    if preset is None or history.status != "completed":
-        return preset, None
-    return preset, preset.agrees(history)
-
-
 def _fmt(value):
     return "-" if value is None or value != value else f"{value:.3f}"
 
 
 def run_rows(executed):
-    """One dict per run of every executed notebook, as the report's table shows it.
-
-    executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
+    """One dict per run of every executed notebook, as the report's table shows it, with
+    the claim for the run's settings and whether it holds (``_agrees``: None if none
+    applies). executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
     """
     rows = []
     for record in executed:
         for history in record["runs"]:
-            preset, agrees = verdict(history)
+            preset = find_preset(history.config)
+            agrees = None
             if preset is None:
                 mark = "- (no claim for these settings)"
-            elif agrees is None:
+            elif history.status != "completed":  # it cannot show what a full run would
                 mark = f"- (run {history.status})"
             else:
+                agrees = preset.agrees(history)
                 mark = "yes" if agrees else "**no**"
                 # A check of the first batch only says nothing about what the run learned.
                 if "accuracy" not in preset.check.covers.split("+"):
