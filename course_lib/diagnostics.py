@@ -1,10 +1,8 @@
 """Looking inside a network: gradient norms per layer and hidden activations.
 
-``train()`` already records the gradient norms of every evaluation (``History.grad_norms``)
-and of the first batch (``History.initial_grad_norms``). These helpers measure the same
-things for any network and batch without training it, e.g. a fresh network at
-initialisation, or a trained one on a fixed batch. They work on a copy of the network,
-so it is left exactly as it was (batch normalisation's running averages included).
+What ``train()`` records at each evaluation, measured for any network and batch without
+training it. They work on a copy of the network, so it is left exactly as it was (batch
+normalisation's running averages included).
 """
 
 import copy
