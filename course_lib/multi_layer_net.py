@@ -232,17 +232,6 @@ class MultiLayerNet:
         return loss, grads
 
     def gradient(self, x, d):
-        """The gradients of ``loss`` by backpropagation, keyed like ``params``.
-
-        With batch normalisation: those of ``loss(x, d, train_flg=True)``.
-        """
+        """The gradients of ``loss(x, d, train_flg=True)`` by backpropagation, keyed like
+        ``params``."""
         return self.loss_and_gradient(x, d)[1]
-
-    def __repr__(self):
-        sizes = [self.input_size, *self.hidden_size_list, self.output_size]
-        batchnorm = ", use_batchnorm=True" if self.use_batchnorm else ""
-        return (
-            f"MultiLayerNet(sizes={sizes}, activation={self.activation!r}, "
-            f"weight_init_std={self.weight_init_std!r}, dtype={self.dtype.name}, "
-            f"seed={self.seed!r}{batchnorm})"
-        )

@@ -2,14 +2,12 @@
 
 The protocol is the seed's: random mini-batches drawn with replacement, an update rule
 (SGD by default), and every ``eval_interval`` iterations the accuracy on the current
-batch and on the whole test set. The notebooks, the dashboard, the CLI and the tests
-all train through this function.
+batch and on the whole test set. Everything that trains goes through ``train()``.
 
-One speed trick earns its place (it saves 20 % of the CPU time of a run of the seed's
-protocol, measured): up to 8 evaluation points are kept as copies of the network and
-evaluated together, their first products sharing one wide product
-``x_test @ [W1 | W1 | ...]``, which BLAS computes faster per column than one product
-per point. So the callbacks hear a group's points in order, a little later.
+One speed trick earns its place (20 % of a run of the seed's protocol, measured): up to 8
+evaluation points are kept as copies of the network and evaluated together, their first
+products sharing one wide product ``x_test @ [W1 | W1 | ...]``; so the callbacks hear a
+group's points in order, a little later.
 """
 
 import copy
@@ -248,7 +246,7 @@ def run(config, data, *, callback=None, network=None):
     if network is None:
         network = config.build_network(data)
     elif not config.network_matches(network):
-        raise ValueError(f"{network!r} was not built from {config.label}")
+        raise ValueError(f"the network given was not built from {config.label}")
     history = train(
         network,
         data,
