@@ -146,7 +146,7 @@ def test_no_function_is_longer_than_60_lines():
         ("course_lib.experiments", "course_lib.results"),
         ("course_lib.results", "course_lib.report"),
         ("course_lib.training", "course_lib.dashboard"),
-        ("course_lib.data.mnist", "course_lib.config"),
+        ("course_lib.data.mnist", "course_lib.dashboard"),
         ("course_lib.report", "course_lib.practice.grading"),
         ("course_lib.coursework", "course_lib.practice.exercises"),
         ("course_lib.common.gradient", "course_lib.practice.probes"),
