@@ -130,10 +130,9 @@ def copy_notebooks(dest, update=False, sources=None):
     """Copy the shipped notebooks (or the files ``sources``) into ``dest``, keeping a
     valid notebook already there; yields (name, what, note) as it goes.
 
-    what: 'copied', 'kept', or 'replaced' (a file that is not a valid notebook, such as
-    one cut short by a full disk, is renamed beside it first); with update=True also
-    'updated' (a copy not edited, replaced by the shipped version), 'current' or 'edited'
-    (kept). ValueError if ``dest`` is a file, CannotWrite if a copy cannot be written.
+    what: 'copied', 'kept', 'replaced' (a broken file, set aside first); with update=True
+    also 'updated' (a copy not edited), 'current' or 'edited' (both kept). ValueError if
+    ``dest`` is a file, CannotWrite if a copy cannot be written.
     """
     dest = writable_folder(dest)
     for source in sources or find_notebooks():

@@ -105,10 +105,8 @@ def write_file(path, data, replaces=None):
 
 
 def _previous_files(out_dir):
-    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty).
-
-    OutputFolderError if it is a file, or a folder with files but no manifest.
-    """
+    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty);
+    OutputFolderError if it is a file, or a folder with files but no manifest."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
     if not out_dir.is_dir() or not any(out_dir.iterdir()):
