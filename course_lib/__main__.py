@@ -11,7 +11,7 @@ from pathlib import Path
 from course_lib import config as run_config
 from course_lib.data.mnist import SOURCES, load_mnist
 from course_lib.practice.cli import add_practice_commands, notebook_copier
-from course_lib.report import DEFAULT_TIMEOUT, reproduce
+from course_lib.report import CELL_TIMEOUT, reproduce
 from course_lib.safe_files import CannotWrite, writable_folder, write_file
 from course_lib.validation import SettingError
 
@@ -109,9 +109,9 @@ def _reproduce(args):
             f"reproduce needs the notebook runner, which is not installed (no module "
             f'{exc.name!r}): pip install "course-lib[report]"'
         ) from None
-    options = {k: getattr(args, k) for k in ("source", "notebooks", "shipped", "timeout", "jobs")}
+    options = ("out", "source", "notebooks", "shipped", "timeout", "jobs")
     try:
-        reproduce(out_dir=Path(args.out), **options)
+        reproduce(**{name: getattr(args, name) for name in options})
     except SettingError as exc:
         raise ValueError(exc.named(f"--{exc.name}")) from None
     except RuntimeError as exc:
@@ -127,12 +127,8 @@ def _notebooks(args):
         problem = coursework.address_problem(coursework.source_url())
         if problem:
             print(f"{args.where}: warning: {problem}", file=sys.stderr)
-        if args.colab:
-            links = coursework.notebook_links("colab", ref=args.branch)
-        else:
-            links = coursework.notebook_links(
-                "nbgitpuller", ref=args.branch, hub_url=args.nbgitpuller
-            )
+        service = "colab" if args.colab else "nbgitpuller"
+        links = coursework.notebook_links(service, ref=args.branch, hub_url=args.nbgitpuller)
         for name, link in links:
             print(f"{name}: {link}")
         return 0
@@ -170,7 +166,7 @@ def _add_reproduce(sub):
     rep.add_argument("--jobs", type=int, help=jobs_help)
     timeout_help = "seconds a cell may run before its notebook is reported as failed"
     timeout_help += " (default: %(default)g)"
-    rep.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=timeout_help)
+    rep.add_argument("--timeout", type=float, default=CELL_TIMEOUT, help=timeout_help)
     rep.set_defaults(func=_reproduce)
 
 

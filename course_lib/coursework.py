@@ -1,9 +1,7 @@
 """The course notebooks as files: where they are, which were changed, copies for students.
 
 The numbered notebooks (``01_...ipynb``) ship inside the package, each stamped with the
-SHA-256 of its code cells and of all its cells as shipped: one whose code differs was
-changed (the report says so), one whose cells all match was not edited at all (``--update``
-may replace it).
+SHA-256 of its code cells and of all its cells as shipped (``is_changed``, ``is_edited``).
 """
 
 import hashlib
@@ -15,7 +13,7 @@ import urllib.parse
 from importlib import metadata
 from pathlib import Path
 
-from course_lib.safe_files import CannotWrite, numbered, write_file
+from course_lib.safe_files import claim_free_name, writable_folder, write_file
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
@@ -23,15 +21,14 @@ STAMP_KEY = "course_lib"
 # installed from it, so the notebooks' install cell and the links below say what to do.
 PLACEHOLDER_URL = "https://github.com/course-lib/vanishing-gradient"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
 
 def shipped_dir():
     """The shipped notebooks' folder: inside the package in a wheel, else the checkout's."""
-    inside = _PACKAGE_DIR / "notebooks"
+    package = Path(__file__).resolve().parent
+    inside = package / "notebooks"
     if inside.is_dir() and any(inside.glob(NOTEBOOK_GLOB)):
         return inside
-    return _PACKAGE_DIR.parent / "notebooks"
+    return package.parent / "notebooks"
 
 
 def find_notebooks(folder=None):
@@ -50,25 +47,20 @@ def _source(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def _fingerprint(values):
-    return hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
-
-
-def code_fingerprint(nb):
-    """SHA-256 of the notebook's code cells (their source only, in order)."""
-    return _fingerprint([_source(c) for c in nb["cells"] if c["cell_type"] == "code"])
-
-
-def cells_fingerprint(nb):
-    """SHA-256 of every cell's type and source, in order (outputs do not count)."""
-    return _fingerprint([[c["cell_type"], _source(c)] for c in nb["cells"]])
+def _fingerprints(nb):
+    """{stamp key: SHA-256} of the code cells' sources, and of every cell's type and source
+    (outputs do not count)."""
+    code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
+    cells = [[c["cell_type"], _source(c)] for c in nb["cells"]]
+    return {
+        key: hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+        for key, values in (("code_sha256", code), ("cells_sha256", cells))
+    }
 
 
 def stamp(nb):
     """Record the notebook's current cells as its shipped ones (for the maintainers)."""
-    stamps = nb["metadata"].setdefault(STAMP_KEY, {})
-    stamps["code_sha256"] = code_fingerprint(nb)
-    stamps["cells_sha256"] = cells_fingerprint(nb)
+    nb["metadata"].setdefault(STAMP_KEY, {}).update(_fingerprints(nb))
     return nb
 
 
@@ -79,16 +71,14 @@ def _stamps(nb):
 def is_changed(nb):
     """True if the code differs from the shipped stamp, False if not, None if unstamped."""
     shipped = _stamps(nb).get("code_sha256")
-    if shipped is None:
-        return None
-    return code_fingerprint(nb) != shipped
+    return None if shipped is None else _fingerprints(nb)["code_sha256"] != shipped
 
 
 def is_edited(nb):
     """True unless every cell (markdown too) is as its stamp says it was shipped; a copy
     stamped by an older course_lib (no ``cells_sha256``) counts as edited."""
     shipped = _stamps(nb).get("cells_sha256")
-    return shipped is None or cells_fingerprint(nb) != shipped
+    return shipped is None or _fingerprints(nb)["cells_sha256"] != shipped
 
 
 def read_notebook(path):
@@ -104,9 +94,8 @@ def shipped_copy(name):
         return path.read_text(encoding="utf-8")
     try:  # "HEAD:./name" is the file beside the working folder, in the last commit
         git = ["git", "show", f"HEAD:./{name}"]
-        return subprocess.run(
-            git, cwd=path.parent, capture_output=True, text=True, check=True
-        ).stdout
+        done = subprocess.run(git, cwd=path.parent, capture_output=True, text=True, check=True)
+        return done.stdout
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -120,15 +109,6 @@ def notebook_problem(path):
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or "nbformat" not in nb:
         return "it is JSON but has no notebook cells"
     return None
-
-
-def _set_aside(path, problem):
-    """Rename a broken notebook to '<stem> (broken copy).txt' (a free name); the note."""
-    n = 1
-    while (aside := numbered(path.with_name(f"{path.stem} (broken copy).txt"), n)).exists():
-        n += 1
-    os.replace(path, aside)
-    return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
 
 
 def _update(source, target):
@@ -150,25 +130,22 @@ def copy_notebooks(dest, update=False, sources=None):
     """Copy the shipped notebooks (or the files ``sources``) into ``dest``, keeping a
     valid notebook already there; yields (name, what, note) as it goes.
 
-    what: 'copied', 'kept', or 'replaced' (a file that is not a valid notebook, such as
-    one cut short by a full disk, is renamed beside it first); with update=True also
-    'updated' (a copy not edited, replaced by the shipped version), 'current' or 'edited'
-    (kept). ValueError if ``dest`` is a file, CannotWrite if a copy cannot be written.
+    what: 'copied', 'kept', 'replaced' (a broken file, set aside first); with update=True
+    also 'updated' (a copy not edited), 'current' or 'edited' (both kept). ValueError if
+    ``dest`` is a file, CannotWrite if a copy cannot be written.
     """
-    dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise ValueError(f"{dest} is a file, not a folder; choose a folder for the notebooks")
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
+    dest = writable_folder(dest)
     for source in sources or find_notebooks():
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:
             yield source.name, *(_update(source, target) if update else ("kept", ""))
             continue
-        note = _set_aside(target, problem) if problem is not None else ""
+        note = ""
+        if problem is not None:  # set aside under a free name, never over another file
+            aside = claim_free_name(target.with_name(f"{target.stem} (broken copy).txt"))
+            os.replace(target, aside)
+            note = f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
         write_file(target, source.read_bytes())
         yield source.name, "replaced" if note else "copied", note
 
@@ -211,20 +188,19 @@ def address_problem(url):
 
 def notebook_link(service, name, url=None, ref=None, hub_url=None):
     """The link that opens notebook ``name`` of the project at ``url`` (default:
-    source_url()) on ``service``: 'colab' or 'binder' (a project on GitHub, at ``ref``,
-    default this version's release tag), or 'nbgitpuller' on the hub at ``hub_url``
-    (the first click clones branch ``ref``, default main, later ones merge its changes
-    without overwriting the student's edits).
+    source_url()) at ``ref`` on ``service``: 'colab' or 'binder' (a project on GitHub;
+    default ref: this version's release tag), or 'nbgitpuller' on the hub at ``hub_url``
+    (its first click clones branch ``ref``, default main; later ones merge, keeping edits).
     """
     url = url or source_url()
     if service == "nbgitpuller":
+        ref = ref or "main"
         if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
             raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
         if not url:
             raise ValueError("the project's address is not known; pass the git repository's URL")
         folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
-        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{name}"}
-        query["branch"] = ref or "main"
+        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{name}", "branch": ref}
         return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
     github = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
     if github is None:

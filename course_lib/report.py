@@ -28,7 +28,7 @@ from course_lib.validation import choice, positive_number, whole_number
 # Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
 # a busy 2-core machine; full MNIST has a 5x larger test set, and a hub gives each
 # student a quarter of a core.
-DEFAULT_TIMEOUT = 300
+CELL_TIMEOUT = 300
 # One thread for any BLAS a kernel loads: threads change the order of the sums, so the
 # numbers would depend on --jobs, the core count or the user's own settings.
 ONE_BLAS_THREAD = dict.fromkeys(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"], "1")
@@ -53,8 +53,7 @@ def _failure(exc, cells, index, timeout):
 
 
 def _figures(nb):
-    """(PNG bytes, caption) of each figure: the caption names the section and cell it is
-    in, and the runs that cell showed."""
+    """(PNG bytes, caption) of each figure: its section, its cell and the runs it shows."""
     section = ""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -69,16 +68,11 @@ def _figures(nb):
                 yield base64.b64decode(output["data"]["image/png"]), caption
 
 
-class _Stopped(Exception):
-    """Ctrl-C in reproduce: a notebook stops before its next cell."""
-
-
 class Kernels:
     """Notebooks executed each in a fresh kernel, and Ctrl-C for the running ones.
 
-    env: the kernels' environment, or a function of a notebook's folder giving it.
-    options: more NotebookClient options (``grade`` lets errors through and interrupts a
-    cell that times out); an ``on_cell_executed`` among them runs after the bar's update.
+    env: the kernels' environment, or a function of a notebook's folder giving it;
+    options: more NotebookClient options (an ``on_cell_executed`` runs after the bar's).
     """
 
     def __init__(self, env, timeout, bar, **options):
@@ -96,8 +90,8 @@ class Kernels:
         where = {"cell": None}
 
         def on_cell_start(cell, cell_index):
-            if self.stop.is_set():
-                raise _Stopped
+            if self.stop.is_set():  # Ctrl-C: reproduce ends, this record is not reported
+                raise RuntimeError("stopped by Ctrl-C")
             where["cell"] = cell_index
             with self.lock:
                 self.busy[name] = client
@@ -122,8 +116,6 @@ class Kernels:
             # The kernel's own log (its TCP transport, a Ctrl-C while it starts or shuts
             # down) is not for students: what a cell prints reaches the notebook anyway.
             client.execute(env=env, stderr=subprocess.DEVNULL)
-        except _Stopped:
-            record["error"] = "stopped by Ctrl-C"
         except Exception as exc:  # any failure is this notebook's row, not the report's end
             record["error"] = _failure(exc, nb.cells, where["cell"], self.timeout)
         finally:
@@ -166,8 +158,7 @@ def execute_notebooks(books, env, timeout, jobs, **options):
         try:
             return [future.result() for future in futures]
         except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             kernels.interrupt()
             raise
 
@@ -201,8 +192,8 @@ def _load_books(paths, shipped):
     return books, changed
 
 
-def _environment():
-    """What decides the numbers besides the notebooks: versions and BLAS threads."""
+def _report_text(executed, rows, source, changed, runs_name):
+    """report.md: the versions and BLAS that decide the numbers, the notebooks, runs, figures."""
     import numpy as np
     from threadpoolctl import threadpool_info
 
@@ -210,20 +201,14 @@ def _environment():
     blas = [
         f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"
     ]
-    return (
-        f"The notebooks ran each in a fresh kernel with 1 BLAS thread: python "
-        f"{platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
-        f"BLAS: {', '.join(blas) or 'unknown'}."
-    )
-
-
-def _report_text(executed, rows, source, changed, runs_name):
     lines = [
         "# Reproduction report: 2-1 演習 勾配消失問題",
         "",
         f"Made by `python -m course_lib reproduce` on {time.strftime('%Y-%m-%d %H:%M')}, "
         f"data source `{source}`. Executed notebooks are next to this file; every run is "
-        f"in `{runs_name}`. {_environment()}",
+        f"in `{runs_name}`. The notebooks ran each in a fresh kernel with 1 BLAS thread: "
+        f"python {platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
+        f"BLAS: {', '.join(blas) or 'unknown'}.",
         "",
     ]
     if changed:
@@ -269,27 +254,20 @@ def _write_report(folder, executed, rows, source, changed):
 
 
 def reproduce(
-    out_dir="report",
-    source="sample",
-    notebooks=None,
-    shipped=False,
-    timeout=DEFAULT_TIMEOUT,
-    jobs=None,
+    out="report", source="sample", notebooks=None, shipped=False, timeout=CELL_TIMEOUT, jobs=None
 ):
-    """Execute every notebook and write ``out_dir/report.md``; returns the report's path.
+    """Execute every notebook and write ``out/report.md``; returns the report's path.
 
-    source: the notebooks' ``load_mnist()`` source (through ``COURSE_LIB_MNIST_SOURCE``).
-    notebooks: their folder (default: the shipped ones); shipped=True runs them as
-    shipped even if they were edited since. timeout: seconds a cell may run. jobs:
-    notebooks executed at once (default: two on two cores or more, else one). A notebook
-    that fails is a row of the report, written all the same; then RuntimeError names
-    it. CannotWrite if the report cannot be written: the previous one is then as it was.
+    source: the notebooks' ``load_mnist()`` source; notebooks: their folder (default: the
+    shipped ones), run as shipped with shipped=True; timeout: seconds a cell may run; jobs:
+    notebooks at once (default_jobs()). A failed notebook is a row of the report, then
+    RuntimeError names it; CannotWrite leaves the previous report as it was.
     """
     source = choice("source", source, SOURCES)
     jobs = whole_number("jobs", default_jobs() if jobs is None else jobs)
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
-    out_dir = Path(out_dir)
+    out_dir = Path(out)
     if out_dir.resolve() == paths[0].parent.resolve():
         raise OutputFolderError(
             f"{out_dir} is the folder the notebooks are read from; the executed copies would "

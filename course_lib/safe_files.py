@@ -46,16 +46,13 @@ def numbered(path, n):
 
 def writable_folder(folder):
     """``folder`` as a Path, made if it is not there; ValueError if it is a file,
-    CannotWrite unless a file can be written in it.
-
-    The probe is an unnamed temporary file of its own, so two programs checking the
-    same folder at once never meet.
-    """
+    CannotWrite unless a file can be written in it."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder} is a file, not a folder")
+        raise ValueError(f"{folder} is a file, not a folder; choose a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # An unnamed probe: two programs checking the same folder at once never meet.
         with tempfile.TemporaryFile(dir=folder) as probe:
             probe.write(b"x")
             probe.flush()
@@ -64,7 +61,7 @@ def writable_folder(folder):
     return folder
 
 
-def _claim_free_name(path):
+def claim_free_name(path):
     """Create the first free one of path, 'name (2).ext', ... empty and exclusively, so
     two writers at once never take the same; returns it."""
     n = 1
@@ -77,12 +74,11 @@ def _claim_free_name(path):
 
 
 def write_file(path, data, replaces=None):
-    """Write the bytes ``data`` to ``path`` whole or not at all; returns the path written.
+    """Write the bytes ``data`` to ``path`` whole (a temporary file renamed) or not at all.
 
-    They go to a temporary file beside it, then renamed into place: under the first free
-    name of path, 'name (2).ext', ... or, given ``replaces``, over ``path`` if it still
-    has that SHA-256 (else, say after an autosave meanwhile, it is left as it is and the
-    result is None). CannotWrite if it cannot be written, leaving nothing behind.
+    Returns the path written: the first free one of path, 'name (2).ext', ... or, given
+    ``replaces``, ``path`` if it still has that SHA-256 (else None: an autosave meanwhile
+    is kept). CannotWrite if it cannot be written, leaving nothing behind.
     """
     path = Path(path)
     temporary = None
@@ -95,7 +91,7 @@ def write_file(path, data, replaces=None):
             out.flush()
             os.fsync(out.fileno())
         if replaces is None:
-            path = _claim_free_name(path)
+            path = claim_free_name(path)
         elif not path.is_file() or sha256(path) != replaces:
             return None
         shutil.copymode(path, temporary)  # the permissions of a file made as usual
@@ -109,10 +105,8 @@ def write_file(path, data, replaces=None):
 
 
 def _previous_files(out_dir):
-    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty).
-
-    OutputFolderError if it is a file, or a folder with files but no manifest.
-    """
+    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty);
+    OutputFolderError if it is a file, or a folder with files but no manifest."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
     if not out_dir.is_dir() or not any(out_dir.iterdir()):
@@ -134,12 +128,9 @@ def _previous_files(out_dir):
 
 
 class FolderContent:
-    """The new content of ``out_dir``, a folder written as a whole: built in ``staging``
-    beside it by ``write()``, moved in by ``commit()``.
-
-    Old files that nobody changed since they were written (the manifest keeps their
-    SHA-256) are ``ours`` to replace; any other file keeps its name, and the new file
-    takes a free one beside it: 'name (2).ext', 'name (3).ext' ...
+    """The new content of ``out_dir``: built in ``staging`` beside it by ``write()``,
+    moved in by ``commit()``. Old files unchanged since written (the manifest keeps their
+    SHA-256) are ``ours`` to replace; any other keeps its name, the new one takes 'name (2)'.
     """
 
     def __init__(self, out_dir, staging):
@@ -175,16 +166,14 @@ class FolderContent:
 
     def commit(self):
         """Move every new file into ``out_dir`` with a manifest of their digests, and
-        remove the old files of ours that no new one replaced.
-
-        Ctrl-C waits for these few renames: the folder is never half old, half new.
-        """
+        remove the old files of ours that no new one replaced."""
         made = {
             path.relative_to(self.staging).as_posix(): sha256(path)
             for path in self.staging.rglob("*")
             if path.is_file()
         }
         (self.staging / MANIFEST).write_text(json.dumps({"files": made}, indent=1), "utf-8")
+        # Ctrl-C waits for these few renames: the folder is never half old, half new.
         in_main = threading.current_thread() is threading.main_thread()
         received = []
         previous = signal.signal(signal.SIGINT, lambda *_: received.append(1)) if in_main else None
@@ -206,10 +195,9 @@ class FolderContent:
 def folder_content(out_dir):
     """Lock ``out_dir`` and yield its new FolderContent, built beside it.
 
-    CannotWrite first if that content could not be built there and moved in;
-    OutputFolderError if the folder is not ours to write. The lock is an flock, which
-    the system drops when the process ends, however it ends; a second writer of the same
-    folder gets OutputFolderError naming the first.
+    CannotWrite if it could not be built there and moved in; OutputFolderError if the
+    folder is not ours to write, or a second writer holds its lock (an flock: the system
+    drops it when the process ends, however it ends).
     """
     parent, name = out_dir.resolve().parent, out_dir.resolve().name  # also for --out .
     try:

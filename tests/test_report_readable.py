@@ -63,7 +63,7 @@ def test_every_figure_of_the_report_has_a_caption(tmp_path):
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, books / "01_tiny.ipynb")
-    report = reproduce(out_dir=tmp_path / "report", notebooks=books, jobs=1)
+    report = reproduce(out=tmp_path / "report", notebooks=books, jobs=1)
     text = report.read_text(encoding="utf-8")
     label = get_preset("relu_0.01").config.label
     assert f"*Figure 1 of 01_tiny*: Sigmoid against ReLU, cell 2; runs: {label}." in text
