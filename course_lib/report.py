@@ -154,12 +154,12 @@ def execute_notebooks(books, env, timeout, jobs, **options):
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reproduce") as pool,
     ):
         kernels = Kernels(env, timeout, bar, **options)
-        futures = [pool.submit(kernels.run, book) for book in books]
-        try:
+        try:  # also around submit: a Ctrl-C there must stop the notebooks already submitted
+            futures = [pool.submit(kernels.run, book) for book in books]
             return [future.result() for future in futures]
         except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
             kernels.interrupt()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
