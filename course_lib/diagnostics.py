@@ -16,21 +16,14 @@ def weight_keys_in_order(norms):
 
 
 def gradient_norms(network, x, d):
-    """{'W1': norm, ...}: Frobenius norm of each weight gradient for one batch (x, d).
-
-    One forward and backward pass, as in training (batch normalisation uses the batch's
-    statistics).
-    """
+    """{'W1': norm, ...}: each weight gradient's Frobenius norm for one batch, as in training."""
     grad = copy.deepcopy(network).gradient(x, d)
     keys = weight_keys_in_order([key for key in grad if key.startswith("W")])
     return {key: float(np.linalg.norm(np.asarray(grad[key], dtype=np.float64))) for key in keys}
 
 
 def gradient_ratio(norms):
-    """|dW1| / |dW_out|: how much smaller the input layer's gradient is than the output's.
-
-    nan if the output layer's gradient is zero; ValueError if there are no norms.
-    """
+    """|dW1| / |dW_out|: how much smaller the input layer's gradient is (nan if dW_out is 0)."""
     if not norms:
         raise ValueError("gradient_ratio needs the norms of at least one layer, got none")
     keys = weight_keys_in_order(norms)

@@ -1,7 +1,4 @@
-"""Pure math used by the layers: activations, softmax and the cross-entropy loss.
-
-Every function works on NumPy arrays of any float dtype and keeps that dtype.
-"""
+"""Pure math used by the layers: activations, softmax, cross-entropy; each keeps x's dtype."""
 
 import numpy as np
 
@@ -9,9 +6,8 @@ import numpy as np
 def sigmoid(x):
     """Logistic function 1 / (1 + exp(-x)), with no overflow warning for large |x|."""
     x = np.asarray(x)
-    # The textbook's formula. For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is
-    # the correct limit 0: the overflow is harmless, so its warning is silenced rather
-    # than the overflow avoided with a second branch (two more passes over the array).
+    # The textbook's formula. For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is the
+    # correct 0: the warning is silenced rather than a second branch added (two more passes).
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-x))
 

@@ -95,11 +95,9 @@ class SoftmaxWithLoss:
     def __init__(self):
         self.loss = None
         self.y = None
-        self.d = None
         self.label_idx = None
 
     def forward(self, x, d):
-        self.d = d
         self.label_idx = label_indices(d, x.shape[1])
         m = np.max(x, axis=1, keepdims=True)
         e = np.exp(x - m)
