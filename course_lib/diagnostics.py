@@ -1,8 +1,7 @@
 """Looking inside a network: gradient norms per layer and hidden activations.
 
-What ``train()`` records at each evaluation, measured for any network and batch without
-training it. They work on a copy of the network, so it is left exactly as it was (batch
-normalisation's running averages included).
+What ``train()`` records, measured for any network and batch on a copy, so the network
+(batch normalisation's running averages included) stays exactly as it was.
 """
 
 import copy
@@ -34,10 +33,8 @@ def gradient_ratio(norms):
 def activation_snapshot(network, x, train_flg=True):
     """Outputs of each hidden layer's activation for input x, input side first, as float64.
 
-    With batch normalisation, x is normalised by its own statistics by default, as in
-    training: these are the activations the gradients come from (at initialisation the
-    running averages, 0 and 1, would show the network as if it had no batch
-    normalisation); ``train_flg=False`` shows what evaluation uses.
+    Batch normalisation uses x's own statistics by default, as training does (fresh running
+    averages, 0 and 1, would hide it); ``train_flg=False`` shows what evaluation uses.
     """
     network = copy.deepcopy(network)  # training mode moves the running averages
     x = np.asarray(x, dtype=network.dtype)

@@ -124,13 +124,11 @@ BATCHNORM_EPS = 1e-6
 class BatchNormalization:
     """Batch normalisation: y = gamma * (x - mean) / sqrt(var + eps) + beta, per column.
 
-    With ``train_flg=True`` the mean and variance are the batch's own, and
-    ``running_mean`` / ``running_var`` follow them (each step keeps ``momentum`` of the
-    old value, in place); with ``train_flg=False`` the running averages are used
-    instead. After ``backward`` the gradients are in ``dgamma`` and ``dbeta``.
+    With ``train_flg=True`` it uses the batch's mean and variance, and moves ``running_mean``
+    / ``running_var`` toward them in place (keeping ``momentum`` of the old value); with
+    ``train_flg=False`` it uses the running averages. ``backward`` leaves ``dgamma``, ``dbeta``.
 
-    Input of more dimensions, such as (N, C, H, W), is flattened to (N, C*H*W) as in the
-    textbook: each of the C*H*W values is normalised on its own.
+    Input such as (N, C, H, W) is flattened to (N, C*H*W), as in the textbook.
     """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):

@@ -1,8 +1,7 @@
-"""Update rules: each optimizer changes ``params`` in place from ``grads``.
+"""Update rules with the textbook's interface: ``optimizer.update(params, grads)``.
 
-The textbook's interface: ``optimizer.update(params, grads)`` with two dicts keyed
-alike ('W1', 'b1', ...). Updating in place matters: the network's layers share these
-arrays, so the next forward pass sees the new weights.
+Both are dicts keyed alike ('W1', 'b1', ...); ``params`` changes in place, because the
+network's layers share its arrays.
 """
 
 import numpy as np

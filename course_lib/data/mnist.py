@@ -372,9 +372,8 @@ def load_mnist(
     - ``dataset``: ``"mnist"`` or ``"fashion"`` (Fashion-MNIST, same format).
     - ``data_dir``: a folder with the four IDX ``.gz`` files to use instead of the cache.
     - ``source``: ``"auto"`` (the order in the module docstring), ``"local"`` (no network),
-      ``"download"`` (ignore ``data_dir`` and a remembered failure; fetch what the cache
-      lacks, printing each mirror's failure) or ``"sample"``. ``COURSE_LIB_MNIST_SOURCE``
-      overrides ``"auto"``.
+      ``"download"`` (ignore ``data_dir`` and a remembered failure, print each mirror's
+      failure) or ``"sample"``; ``COURSE_LIB_MNIST_SOURCE`` overrides ``"auto"``.
     - ``verify``: require your files to match the official SHA-256; False accepts any.
     - ``verbose``: print each mirror's failure (always logged to ``course_lib.data``).
     """
