@@ -117,6 +117,10 @@ def test_invalid_arguments_name_the_choices(monkeypatch):
         load_mnist()
 
 
+def test_dataset_and_source_names_ignore_case():
+    assert load_mnist(dataset="MNIST", source=" Sample").dataset == "mnist"
+
+
 # --- LoadedData -----------------------------------------------------------------------------
 
 
