@@ -320,7 +320,6 @@ def _fall_back(dataset: str, source: str, why: str):
 
 def _load(dataset: str, data_dir, source: str, verify: bool, verbose: bool):
     """(arrays, source, description), from the sources in the order of the module docstring."""
-    dataset = choice("dataset", dataset, list(NAMES))
     source = choice("source", source, SOURCES)
     if source == "auto":
         source = os.environ.get("COURSE_LIB_MNIST_SOURCE", "").strip() or "auto"
@@ -377,6 +376,7 @@ def load_mnist(
     - ``verify``: require your files to match the official SHA-256; False accepts any.
     - ``verbose``: print each mirror's failure (always logged to ``course_lib.data``).
     """
+    dataset = choice("dataset", dataset, list(NAMES))
     arrays, found_in, description = _load(dataset, data_dir, source, verify, verbose)
     data = []
     for images, labels in (arrays[:2], arrays[2:]):
