@@ -12,6 +12,8 @@ from course_lib.validation import positive_number
 class SGD:
     """Stochastic gradient descent: W <- W - lr * dW."""
 
+    name = "sgd"  # what a run's RunConfig records; a subclass of SGD trains as "sgd" too
+
     def __init__(self, lr=0.01):
         # A Python float keeps float32 weights float32 (a NumPy float64 would not).
         self.lr = positive_number("learning_rate", lr)
@@ -23,6 +25,8 @@ class SGD:
 
 class Momentum:
     """SGD with momentum: v <- momentum * v - lr * dW, then W <- W + v."""
+
+    name = "momentum"
 
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = positive_number("learning_rate", lr)
@@ -40,6 +44,8 @@ class Momentum:
 class AdaGrad:
     """Per-parameter step sizes that shrink with the sum of squared gradients seen."""
 
+    name = "adagrad"
+
     def __init__(self, lr=0.01):
         self.lr = positive_number("learning_rate", lr)
         self.h = None
@@ -55,6 +61,8 @@ class AdaGrad:
 
 class Adam:
     """Adam (Kingma and Ba, 2015): momentum and AdaGrad-like scaling, bias-corrected."""
+
+    name = "adam"
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr = positive_number("learning_rate", lr)
@@ -77,4 +85,4 @@ class Adam:
             params[key] -= float(lr_t) * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": AdaGrad, "adam": Adam}
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, AdaGrad, Adam)}
