@@ -5,6 +5,7 @@ the one ``label``. Each field that people set carries a ``Setting``: the command
 makes a flag of it and the dashboard a control, so a new field appears in both by itself.
 """
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -29,10 +30,7 @@ NETWORK_FIELDS = ("activation", "weight_init_std", "hidden_size_list", "use_batc
 
 
 def parse_hidden_sizes(text):
-    """'40,20' -> (40, 20): hidden layer sizes typed by a person (CLI, dashboard).
-
-    Raises ValueError saying what is wrong with the text.
-    """
+    """'40,20' -> (40, 20), or a ValueError saying what is wrong with the typed text."""
     cleaned = str(text).strip().strip("[]()").strip()
     if not cleaned:
         raise ValueError("is empty: enter the size of each hidden layer, e.g. 40,20")
@@ -66,15 +64,6 @@ class Setting(NamedTuple):
 
 def _setting(default, *about):
     return field(default=default, metadata={"setting": Setting(*about)})
-
-
-def _number_or_text(text, kind):
-    """``text`` as an int or a float (``kind``) if it is one, else as it is: then the
-    field's check says what is wrong with it."""
-    try:
-        return kind(text.strip())
-    except ValueError:
-        return text
 
 
 def _optional_seed(name, value):
@@ -159,12 +148,14 @@ class RunConfig:
                 except ValueError as exc:
                     raise SettingError(name, str(exc)) from None
             elif isinstance(text, str) and kinds.get(name) in (int, float):
-                values[name] = _number_or_text(text, kinds[name])
+                # Text that is not a number stays as it is: the field's check says what is wrong.
+                with contextlib.suppress(ValueError):
+                    values[name] = kinds[name](text.strip())
         return cls(**values)
 
     @classmethod
     def from_dict(cls, data):
-        """A RunConfig from ``to_dict()``'s output (unknown keys are ignored)."""
+        """A RunConfig from ``dataclasses.asdict()``'s output (unknown keys are ignored)."""
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     def network_matches(self, network):
@@ -175,14 +166,6 @@ class RunConfig:
     def replace(self, **changes):
         """A copy with some fields changed (checked like a new RunConfig)."""
         return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        """Plain JSON-ready data."""
-        return dataclasses.asdict(self)
-
-    def without_seeds(self):
-        """The same run with the seeds cleared: equal for two seeds of one experiment."""
-        return self.replace(seed=None, network_seed=None)
 
     def build_network(self, data=None):
         """A fresh MultiLayerNet with this run's settings and initial weights, sized for

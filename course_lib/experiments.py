@@ -86,10 +86,6 @@ class Preset:
     observation: str
     check: Claim
 
-    def agrees(self, history):
-        """True if the run shows what the seed observed."""
-        return bool(self.check.test(history))
-
 
 SEED = RunConfig(hidden_size_list=(40, 20), learning_rate=0.1, iters_num=2000)
 
@@ -268,20 +264,12 @@ BATCHNORM_RUNS = [p.name for p in _BATCHNORM_PRESETS]
 PRESETS = {p.name: p for p in [*_SEED_PRESETS, *_GRID_PRESETS, *_DEEP_PRESETS, *_BATCHNORM_PRESETS]}
 
 
-def get_preset(name):
-    """The preset called ``name``; ValueError listing the names if there is none."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}: choose one of {list(PRESETS)}") from None
-
-
 def find_preset(config):
     """The preset whose settings are ``config``'s (any seed), or None."""
     if config is None:
         return None
-    key = config.without_seeds()
+    settings = config.replace(seed=None, network_seed=None)
     for preset in PRESETS.values():
-        if preset.config.without_seeds() == key:
+        if preset.config.replace(seed=None) == settings:
             return preset
     return None

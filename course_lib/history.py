@@ -185,31 +185,23 @@ class History:
 
     @classmethod
     def from_seed_lists(
-        cls,
-        config,
-        train_loss_list,
-        accuracies_train,
-        accuracies_test,
-        plot_interval,
-        *,
-        data=None,
-        wall_time=0.0,
+        cls, config, losses, train_acc, test_acc, plot_interval, *, data=None, wall_time=0.0
     ):
         """A History from the lists the seed's explicit loop fills, for plots and reports.
 
+        losses, train_acc, test_acc: its train_loss_list, accuracies_train, accuracies_test;
         config: the RunConfig of the network the loop trained; data: what it trained on;
         wall_time: how long the loop took, in seconds. A loss that is not finite or
         above ``loss_limit()`` makes the run 'diverged' at that iteration, as in train()
         (the seed's loop itself trains on to the end).
         """
-        n_evals = len(accuracies_test)
         history = cls(
             config=config,
             data=describe_data(data) if data is not None else {},
-            losses=[float(v) for v in train_loss_list],
-            eval_iters=[plot_interval * (k + 1) for k in range(n_evals)],
-            train_acc=[float(v) for v in accuracies_train],
-            test_acc=[float(v) for v in accuracies_test],
+            losses=[float(v) for v in losses],
+            eval_iters=[plot_interval * (k + 1) for k in range(len(test_acc))],
+            train_acc=[float(v) for v in train_acc],
+            test_acc=[float(v) for v in test_acc],
             wall_time=float(wall_time),
             status="completed",
         )

@@ -50,7 +50,7 @@ def run_rows(executed):
             elif history.status != "completed":  # it cannot show what a full run would
                 mark = f"- (run {history.status})"
             else:
-                agrees = preset.agrees(history)
+                agrees = bool(preset.check.test(history))
                 mark = "yes" if agrees else "**no**"
                 # A check of the first batch only says nothing about what the run learned.
                 if "accuracy" not in preset.check.covers.split("+"):
