@@ -30,25 +30,20 @@ NETWORK_FIELDS = ("activation", "weight_init_std", "hidden_size_list", "use_batc
 
 
 def parse_hidden_sizes(text):
-    """'40,20' -> (40, 20), or a ValueError saying what is wrong with the typed text."""
+    """'40,20' -> (40, 20), or a SettingError saying what is wrong with the typed text."""
     cleaned = str(text).strip().strip("[]()").strip()
     if not cleaned:
-        raise ValueError("is empty: enter the size of each hidden layer, e.g. 40,20")
-    sizes = []
-    for part in cleaned.split(","):
-        part = part.strip()
-        try:
-            size = int(part)
-        except ValueError:
-            raise ValueError(
-                f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
-            ) from None
-        if size < 1:
-            raise ValueError(
-                f"{text!r}: each size must be at least 1, got {size} (sizes such as 40,20)"
-            )
-        sizes.append(size)
-    return tuple(sizes)
+        problem = "is empty: enter the size of each hidden layer, e.g. 40,20"
+        raise SettingError("hidden_size_list", problem)
+    parts = [part.strip() for part in cleaned.split(",")]
+    for part in parts:
+        if not part.removeprefix("-").isdecimal():
+            problem = f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
+            raise SettingError("hidden_size_list", problem)
+        if int(part) < 1:
+            problem = f"{text!r}: each size must be at least 1, got {part} (sizes such as 40,20)"
+            raise SettingError("hidden_size_list", problem)
+    return tuple(int(part) for part in parts)
 
 
 class Setting(NamedTuple):
@@ -143,10 +138,7 @@ class RunConfig:
         values = dict(texts)
         for name, text in texts.items():
             if name == "hidden_size_list" and isinstance(text, str):
-                try:
-                    values[name] = parse_hidden_sizes(text)
-                except ValueError as exc:
-                    raise SettingError(name, str(exc)) from None
+                values[name] = parse_hidden_sizes(text)
             elif isinstance(text, str) and kinds.get(name) in (int, float):
                 # Text that is not a number stays as it is: the field's check says what is wrong.
                 with contextlib.suppress(ValueError):

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 from course_lib.config import NETWORK_FIELDS, RunConfig
 
-# The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
-# notebook made back from the executed notebook by it.
+# The MIME type of a History's own output in a notebook: the executed notebook itself holds
+# the runs it made, and ``reproduce`` reads them back from it (frontends show the HTML).
 HISTORY_MIME = "application/vnd.course-lib.history+json"
 
 # A run has diverged when its loss is not finite or exceeds this many times the loss of
@@ -96,9 +96,8 @@ class History:
     @property
     def x_extent(self):
         """How far an iteration axis should reach: the plan while running, else what ran."""
-        if self.status in ("running", "completed"):
-            return max(self.iters_num, 1)
-        return max(self.iterations_done, 1)
+        planned = self.status in ("running", "completed")
+        return max(self.iters_num if planned else self.iterations_done, 1)
 
     @property
     def final_train_acc(self):
@@ -112,10 +111,8 @@ class History:
 
     def first_iter_above(self, threshold=0.5):
         """First evaluated iteration whose test accuracy exceeds threshold, or None."""
-        for it, acc in zip(self.eval_iters, self.test_acc, strict=False):
-            if acc > threshold:
-                return it
-        return None
+        points = zip(self.eval_iters, self.test_acc, strict=False)
+        return next((it for it, acc in points if acc > threshold), None)
 
     def _facts(self):
         """What the run came to, for summary() and the table a notebook shows."""
@@ -190,10 +187,9 @@ class History:
         """A History from the lists the seed's explicit loop fills, for plots and reports.
 
         losses, train_acc, test_acc: its train_loss_list, accuracies_train, accuracies_test;
-        config: the RunConfig of the network the loop trained; data: what it trained on;
-        wall_time: how long the loop took, in seconds. A loss that is not finite or
-        above ``loss_limit()`` makes the run 'diverged' at that iteration, as in train()
-        (the seed's loop itself trains on to the end).
+        config: the RunConfig the loop trained; data: what on; wall_time: its seconds. A loss
+        that is not finite or above ``loss_limit()`` makes the run 'diverged' there, as in
+        train() (the seed's loop itself trains on to the end).
         """
         history = cls(
             config=config,
@@ -215,8 +211,6 @@ class History:
         return history
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # The JSON rides along with what people see, so the executed notebook itself
-        # holds the runs it made; frontends show the HTML and ignore the rest.
         facts = {"run": self.label, "data": self.data.get("description", ""), **self._facts()}
         rows = "".join(
             _HTML_ROW.format(html.escape(k), html.escape(str(v))) for k, v in facts.items()

@@ -125,10 +125,13 @@ def loss_figure(history, ax=None):
     return fig
 
 
-def _log_y(ax):
-    """Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight
-    minor ticks per decade make shared axes slow to lay out and hard to read. Call it
-    after drawing: data within two decades gets labels at 1, 2 and 5 of each decade."""
+def _norm_axes(ax, title, xlabel):
+    """Titles, labels and legend of a gradient-norm figure: call it after drawing.
+
+    Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight minor
+    ticks per decade make shared axes slow to lay out and hard to read. Data within two
+    decades gets labels at 1, 2 and 5 of each decade.
+    """
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
     low, high = ax.get_ylim()
@@ -137,6 +140,11 @@ def _log_y(ax):
         ax.yaxis.set_major_formatter(
             LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
         )
+    _title(ax, title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
+    if ax.lines:
+        _legend_outside(ax)
 
 
 def _positive_points(points):
@@ -170,14 +178,9 @@ def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None)
             label = f"{label} ({missing} zero norm{'s' if missing > 1 else ''} not shown)"
         if xs:
             ax.plot(xs, ys, marker="o", label=label, **style)
-    _log_y(ax)
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels(_layer_tick_labels(keys))
-    ax.set_xlabel("weight matrix (layer)")
-    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
-    _title(ax, title)
-    if ax.lines:
-        _legend_outside(ax)
+    _norm_axes(ax, title, "weight matrix (layer)")
     return fig
 
 
@@ -187,16 +190,15 @@ def gradient_flow_figure(history, ax=None, title=None):
     nearest to iteration 100 and at the last one: one line per moment."""
     moments = {}
     if history.initial_grad_norms:
-        moments["initialisation"] = dict(history.initial_grad_norms)
+        moments["initialisation"] = history.initial_grad_norms
     if history.eval_iters:
         iters = np.asarray(history.eval_iters)
         for index in dict.fromkeys([int(np.argmin(np.abs(iters - 100))), len(iters) - 1]):
             end = " (end)" if index == len(iters) - 1 else ""
             norms = {key: values[index] for key, values in history.grad_norms.items()}
             moments[f"iter {iters[index]}{end}"] = norms
-    fig = gradient_flow_compare_figure(
-        moments, title=title or f"gradient flow: {history.label}", ax=ax
-    )
+    title = title or f"gradient flow: {history.label}"
+    fig = gradient_flow_compare_figure(moments, title=title, ax=ax)
     _mark_divergence(fig.axes[0] if ax is None else ax, history)
     return fig
 
@@ -220,13 +222,8 @@ def gradient_norms_figure(history, ax=None, title=None):
         xs, ys = _positive_points(points)
         if xs:
             ax.plot(xs, ys, color=color, linestyle=dash, label=label.replace("\n", " "))
-    _log_y(ax)
-    _title(ax, title or f"gradient norms: {history.label}")
-    ax.set_xlabel("iter")
-    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
     ax.set_xlim(0, history.x_extent)
-    if ax.lines:
-        _legend_outside(ax)
+    _norm_axes(ax, title or f"gradient norms: {history.label}", "iter")
     _mark_divergence(ax, history)
     return fig
 
