@@ -47,9 +47,8 @@ def parse_hidden_sizes(text):
 
 
 class Setting(NamedTuple):
-    """How people see one field of RunConfig: what the dashboard calls it ('hidden
-    layers'), the command line's flag ('--hidden'), one line of help for both, and for
-    a pick list its choices {value: shown name}."""
+    """How people see a field of RunConfig: its name in the dashboard ('hidden layers'), its
+    flag ('--hidden'), one line of help for both, a pick list's choices {value: shown name}."""
 
     label: str
     flag: str
@@ -129,11 +128,9 @@ class RunConfig:
 
     @classmethod
     def from_text(cls, **texts):
-        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20').
-
-        Text is read as a number where the field's default is one; values that are not
-        text (a pick list's, a check box's) are taken as they are.
-        """
+        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20'): text
+        is read as a number where the field's default is one, values that are not text (a pick
+        list's, a check box's) as they are."""
         kinds = {f.name: type(f.default) for f in dataclasses.fields(cls)}
         values = dict(texts)
         for name, text in texts.items():
@@ -208,11 +205,8 @@ _UNSAID = {"no BN", "SGD", "MNIST"}
 
 
 def distinct_labels(configs):
-    """Labels that show only what differs between the configs (legends of a comparison).
-
-    Runs that differ in nothing shown get their full labels (and their seeds if those
-    differ).
-    """
+    """Labels that show only what differs between the configs (legends of a comparison);
+    runs that differ in nothing shown get their full labels, and their seeds if those differ."""
     parts = [_label_parts(c) for c in configs]
     differ = [key for key in parts[0] if len({p[key] for p in parts}) > 1] if parts else []
     if differ:

@@ -48,8 +48,7 @@ def _nan_for_null(value):
 class History:
     """Everything one training run recorded.
 
-    config: the RunConfig the run was trained with (None for a model that is not a
-        MultiLayerNet)
+    config: the RunConfig the run was trained with (None if the model is no MultiLayerNet)
     data: what it was trained on: {'description', 'source', 'n_train', 'n_test'}
     losses: training loss of every iteration (the mini-batch's loss)
     eval_iters: the iterations at which the network was evaluated
@@ -58,8 +57,7 @@ class History:
     initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
     status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
     message: what went wrong or what to know, in one sentence ('' if nothing)
-    dead_since: the evaluation from which every weight gradient was exactly 0 (dead
-        ReLUs: the network cannot learn any more), or None
+    dead_since: the evaluation from which every weight gradient was exactly 0 (dead ReLUs), or None
     run_id: tells two runs apart even when their settings are the same
     """
 
@@ -164,8 +162,7 @@ class History:
 
     def note_dead_relus(self, learning_rate):
         """Set ``dead_since`` and say so if every weight gradient was exactly 0 from some
-        evaluation to the end: a hidden layer outputs 0 for every image (dead ReLUs), and no
-        update can change that."""
+        evaluation to the end (dead ReLUs: a hidden layer outputs 0 for every image)."""
         self.dead_since = None
         for k, it in enumerate(self.eval_iters):
             dead = bool(self.grad_norms) and not any(n[k] for n in self.grad_norms.values())

@@ -1,8 +1,7 @@
 """Figures: one helper per kind of figure, all in the seed's ggplot look.
 
-Every helper draws into ``ax`` when given one (the dashboard redraws its own
-axes) and otherwise makes a new figure. Each returns the matplotlib Figure.
-"""
+Each draws into ``ax`` if given (the dashboard redraws its own axes), else into a new
+figure, and returns the matplotlib Figure."""
 
 import itertools
 import textwrap
@@ -62,10 +61,8 @@ def _mark_divergence(ax, history):
 
 @plt.style.context(STYLE)  # the seed's look, whatever the notebook's style
 def accuracy_figure(history, title=None, ax=None):
-    """The seed's figure: training-set and test-set accuracy against iteration.
-
-    The title names the run's settings unless ``title`` is given.
-    """
+    """The seed's figure: training-set and test-set accuracy against iteration (the title
+    names the run's settings unless ``title`` is given)."""
     fig, ax = _axes(ax)
     # Colour and line style given here: axes a notebook made elsewhere get them too.
     styles = itertools.cycle(LINES)
@@ -163,16 +160,14 @@ def _layer_tick_labels(keys):
 def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None):
     """Gradient norm of each weight matrix (log y) against the layer, one line per entry.
 
-    norms_by_label: {label: {'W1': norm, 'W2': norm, ...}}, e.g. several runs at
-    initialisation. Zero or non-finite norms are left out (a log axis cannot show them)
-    and counted in the legend.
+    norms_by_label: {label: {'W1': norm, ...}}. Zero or non-finite norms are left out (a log
+    axis cannot show them) and counted in the legend.
     """
     fig, ax = _axes(ax)
     keys = weight_keys_in_order(max(norms_by_label.values(), key=len, default={}))
-    positions = {key: i for i, key in enumerate(keys)}
     for (label, norms), style in zip(norms_by_label.items(), itertools.cycle(LINES), strict=False):
         layer_keys = weight_keys_in_order(norms)
-        xs, ys = _positive_points((positions[k], norms[k]) for k in layer_keys)
+        xs, ys = _positive_points((keys.index(k), norms[k]) for k in layer_keys)
         missing = len(layer_keys) - len(xs)
         if missing:
             label = f"{label} ({missing} zero norm{'s' if missing > 1 else ''} not shown)"
@@ -238,11 +233,9 @@ HISTOGRAM_BINS = 30
 def activation_histograms_figure(snapshots, activation, fig=None, title=None):
     """Histograms of each hidden layer's outputs: a column per layer, a row per snapshot.
 
-    snapshots: {name: [outputs of layer 1, layer 2, ...]}, e.g. {"initialisation": ...,
-    "after training": ...} from ``diagnostics.activation_snapshot``.
-    activation: 'sigmoid' (range [0, 1]), 'tanh' ([-1, 1]) or 'relu' ([0, the 99th
-    percentile of the positive outputs]; the share of outputs that are exactly 0 is
-    written in the panel and left out of the bars).
+    snapshots: {name: [outputs of layer 1, ...]} (``diagnostics.activation_snapshot``).
+    activation: 'sigmoid' ([0, 1]), 'tanh' ([-1, 1]) or 'relu' (0 to the 99th percentile of
+    the positive outputs; the share of exact zeros is written in the panel, not drawn).
     Bars are the fraction of all outputs of that layer. Draws into ``fig`` if given.
     """
     if not snapshots:
@@ -283,8 +276,7 @@ def _histogram_panel(ax, outputs, activation):
     if activation == "relu":
         zeros = float(np.mean(values == 0)) if values.size else 0.0
         values = values[values > 0]
-        upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
-        lo, hi = 0.0, upper if upper > 0 else 1.0
+        lo, hi = 0.0, float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
         note = f"exactly 0: {zeros:.0%}\nrange 0 … {hi:.2g}"
         ax.text(0.97, 0.95, note, transform=ax.transAxes, **NOTE)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))

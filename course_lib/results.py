@@ -30,10 +30,9 @@ def _fmt(value):
 
 
 def run_rows(executed):
-    """One dict per run of every executed notebook, as the report's table shows it, with
-    the claim for the run's settings and whether it holds (``_agrees``: None if none
-    applies). executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
-    """
+    """One dict per run of ``executed`` ([{'name': notebook file, 'runs': [History]}]) as the
+    report's table shows it, with the claim for its settings and whether it holds (``_agrees``,
+    None if none applies)."""
     rows = []
     for record in executed:
         for history in record["runs"]:
