@@ -5,6 +5,7 @@ the one ``label``. Each field that people set carries a ``Setting``: the command
 makes a flag of it and the dashboard a control, so a new field appears in both by itself.
 """
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -29,34 +30,25 @@ NETWORK_FIELDS = ("activation", "weight_init_std", "hidden_size_list", "use_batc
 
 
 def parse_hidden_sizes(text):
-    """'40,20' -> (40, 20): hidden layer sizes typed by a person (CLI, dashboard).
-
-    Raises ValueError saying what is wrong with the text.
-    """
+    """'40,20' -> (40, 20), or a SettingError saying what is wrong with the typed text."""
     cleaned = str(text).strip().strip("[]()").strip()
     if not cleaned:
-        raise ValueError("is empty: enter the size of each hidden layer, e.g. 40,20")
-    sizes = []
-    for part in cleaned.split(","):
-        part = part.strip()
-        try:
-            size = int(part)
-        except ValueError:
-            raise ValueError(
-                f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
-            ) from None
-        if size < 1:
-            raise ValueError(
-                f"{text!r}: each size must be at least 1, got {size} (sizes such as 40,20)"
-            )
-        sizes.append(size)
-    return tuple(sizes)
+        problem = "is empty: enter the size of each hidden layer, e.g. 40,20"
+        raise SettingError("hidden_size_list", problem)
+    parts = [part.strip() for part in cleaned.split(",")]
+    for part in parts:
+        if not part.removeprefix("-").isdecimal():
+            problem = f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
+            raise SettingError("hidden_size_list", problem)
+        if int(part) < 1:
+            problem = f"{text!r}: each size must be at least 1, got {part} (sizes such as 40,20)"
+            raise SettingError("hidden_size_list", problem)
+    return tuple(int(part) for part in parts)
 
 
 class Setting(NamedTuple):
-    """How people see one field of RunConfig: what the dashboard calls it ('hidden
-    layers'), the command line's flag ('--hidden'), one line of help for both, and for
-    a pick list its choices {value: shown name}."""
+    """How people see a field of RunConfig: its name in the dashboard ('hidden layers'), its
+    flag ('--hidden'), one line of help for both, a pick list's choices {value: shown name}."""
 
     label: str
     flag: str
@@ -66,15 +58,6 @@ class Setting(NamedTuple):
 
 def _setting(default, *about):
     return field(default=default, metadata={"setting": Setting(*about)})
-
-
-def _number_or_text(text, kind):
-    """``text`` as an int or a float (``kind``) if it is one, else as it is: then the
-    field's check says what is wrong with it."""
-    try:
-        return kind(text.strip())
-    except ValueError:
-        return text
 
 
 def _optional_seed(name, value):
@@ -145,26 +128,23 @@ class RunConfig:
 
     @classmethod
     def from_text(cls, **texts):
-        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20').
-
-        Text is read as a number where the field's default is one; values that are not
-        text (a pick list's, a check box's) are taken as they are.
-        """
+        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20'): text
+        is read as a number where the field's default is one, values that are not text (a pick
+        list's, a check box's) as they are."""
         kinds = {f.name: type(f.default) for f in dataclasses.fields(cls)}
         values = dict(texts)
         for name, text in texts.items():
             if name == "hidden_size_list" and isinstance(text, str):
-                try:
-                    values[name] = parse_hidden_sizes(text)
-                except ValueError as exc:
-                    raise SettingError(name, str(exc)) from None
+                values[name] = parse_hidden_sizes(text)
             elif isinstance(text, str) and kinds.get(name) in (int, float):
-                values[name] = _number_or_text(text, kinds[name])
+                # Text that is not a number stays as it is: the field's check says what is wrong.
+                with contextlib.suppress(ValueError):
+                    values[name] = kinds[name](text.strip())
         return cls(**values)
 
     @classmethod
     def from_dict(cls, data):
-        """A RunConfig from ``to_dict()``'s output (unknown keys are ignored)."""
+        """A RunConfig from ``dataclasses.asdict()``'s output (unknown keys are ignored)."""
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     def network_matches(self, network):
@@ -175,14 +155,6 @@ class RunConfig:
     def replace(self, **changes):
         """A copy with some fields changed (checked like a new RunConfig)."""
         return dataclasses.replace(self, **changes)
-
-    def to_dict(self):
-        """Plain JSON-ready data."""
-        return dataclasses.asdict(self)
-
-    def without_seeds(self):
-        """The same run with the seeds cleared: equal for two seeds of one experiment."""
-        return self.replace(seed=None, network_seed=None)
 
     def build_network(self, data=None):
         """A fresh MultiLayerNet with this run's settings and initial weights, sized for
@@ -233,11 +205,8 @@ _UNSAID = {"no BN", "SGD", "MNIST"}
 
 
 def distinct_labels(configs):
-    """Labels that show only what differs between the configs (legends of a comparison).
-
-    Runs that differ in nothing shown get their full labels (and their seeds if those
-    differ).
-    """
+    """Labels that show only what differs between the configs (legends of a comparison);
+    runs that differ in nothing shown get their full labels, and their seeds if those differ."""
     parts = [_label_parts(c) for c in configs]
     differ = [key for key in parts[0] if len({p[key] for p in parts}) > 1] if parts else []
     if differ:

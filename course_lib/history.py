@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 from course_lib.config import NETWORK_FIELDS, RunConfig
 
-# The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
-# notebook made back from the executed notebook by it.
+# The MIME type of a History's own output in a notebook: the executed notebook itself holds
+# the runs it made, and ``reproduce`` reads them back from it (frontends show the HTML).
 HISTORY_MIME = "application/vnd.course-lib.history+json"
 
 # A run has diverged when its loss is not finite or exceeds this many times the loss of
@@ -48,8 +48,7 @@ def _nan_for_null(value):
 class History:
     """Everything one training run recorded.
 
-    config: the RunConfig the run was trained with (None for a model that is not a
-        MultiLayerNet)
+    config: the RunConfig the run was trained with (None if the model is no MultiLayerNet)
     data: what it was trained on: {'description', 'source', 'n_train', 'n_test'}
     losses: training loss of every iteration (the mini-batch's loss)
     eval_iters: the iterations at which the network was evaluated
@@ -58,8 +57,7 @@ class History:
     initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
     status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
     message: what went wrong or what to know, in one sentence ('' if nothing)
-    dead_since: the evaluation from which every weight gradient was exactly 0 (dead
-        ReLUs: the network cannot learn any more), or None
+    dead_since: the evaluation from which every weight gradient was exactly 0 (dead ReLUs), or None
     run_id: tells two runs apart even when their settings are the same
     """
 
@@ -96,9 +94,8 @@ class History:
     @property
     def x_extent(self):
         """How far an iteration axis should reach: the plan while running, else what ran."""
-        if self.status in ("running", "completed"):
-            return max(self.iters_num, 1)
-        return max(self.iterations_done, 1)
+        planned = self.status in ("running", "completed")
+        return max(self.iters_num if planned else self.iterations_done, 1)
 
     @property
     def final_train_acc(self):
@@ -112,10 +109,8 @@ class History:
 
     def first_iter_above(self, threshold=0.5):
         """First evaluated iteration whose test accuracy exceeds threshold, or None."""
-        for it, acc in zip(self.eval_iters, self.test_acc, strict=False):
-            if acc > threshold:
-                return it
-        return None
+        points = zip(self.eval_iters, self.test_acc, strict=False)
+        return next((it for it, acc in points if acc > threshold), None)
 
     def _facts(self):
         """What the run came to, for summary() and the table a notebook shows."""
@@ -167,8 +162,7 @@ class History:
 
     def note_dead_relus(self, learning_rate):
         """Set ``dead_since`` and say so if every weight gradient was exactly 0 from some
-        evaluation to the end: a hidden layer outputs 0 for every image (dead ReLUs), and no
-        update can change that."""
+        evaluation to the end (dead ReLUs: a hidden layer outputs 0 for every image)."""
         self.dead_since = None
         for k, it in enumerate(self.eval_iters):
             dead = bool(self.grad_norms) and not any(n[k] for n in self.grad_norms.values())
@@ -185,31 +179,22 @@ class History:
 
     @classmethod
     def from_seed_lists(
-        cls,
-        config,
-        train_loss_list,
-        accuracies_train,
-        accuracies_test,
-        plot_interval,
-        *,
-        data=None,
-        wall_time=0.0,
+        cls, config, losses, train_acc, test_acc, plot_interval, *, data=None, wall_time=0.0
     ):
         """A History from the lists the seed's explicit loop fills, for plots and reports.
 
-        config: the RunConfig of the network the loop trained; data: what it trained on;
-        wall_time: how long the loop took, in seconds. A loss that is not finite or
-        above ``loss_limit()`` makes the run 'diverged' at that iteration, as in train()
-        (the seed's loop itself trains on to the end).
+        losses, train_acc, test_acc: its train_loss_list, accuracies_train, accuracies_test;
+        config: the RunConfig the loop trained; data: what on; wall_time: its seconds. A loss
+        that is not finite or above ``loss_limit()`` makes the run 'diverged' there, as in
+        train() (the seed's loop itself trains on to the end).
         """
-        n_evals = len(accuracies_test)
         history = cls(
             config=config,
             data=describe_data(data) if data is not None else {},
-            losses=[float(v) for v in train_loss_list],
-            eval_iters=[plot_interval * (k + 1) for k in range(n_evals)],
-            train_acc=[float(v) for v in accuracies_train],
-            test_acc=[float(v) for v in accuracies_test],
+            losses=[float(v) for v in losses],
+            eval_iters=[plot_interval * (k + 1) for k in range(len(test_acc))],
+            train_acc=[float(v) for v in train_acc],
+            test_acc=[float(v) for v in test_acc],
             wall_time=float(wall_time),
             status="completed",
         )
@@ -223,8 +208,6 @@ class History:
         return history
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # The JSON rides along with what people see, so the executed notebook itself
-        # holds the runs it made; frontends show the HTML and ignore the rest.
         facts = {"run": self.label, "data": self.data.get("description", ""), **self._facts()}
         rows = "".join(
             _HTML_ROW.format(html.escape(k), html.escape(str(v))) for k, v in facts.items()

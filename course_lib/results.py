@@ -1,9 +1,4 @@
-"""How runs made in a notebook reach the report: read back, judged, and tabled.
-
-A History shows itself in a notebook with its own output type (``HISTORY_MIME``) beside
-what people see, so the executed notebook itself holds every run it displayed: nothing
-is written on the side.
-"""
+"""How runs made in a notebook reach the report: read back from its outputs, judged, tabled."""
 
 import json
 from pathlib import Path
@@ -13,10 +8,9 @@ from course_lib.history import HISTORY_MIME, History
 
 
 def notebook_runs(nb):
-    """The Histories a notebook displayed, in order, each once (by its run_id).
+    """The Histories a notebook (nbformat or dict) displayed, in order, each once (by run_id).
 
-    ``nb`` is an nbformat notebook (or its dict). A run shown twice keeps its place of
-    first display and the data of its last (a live run displayed again when done).
+    A run shown twice keeps its place of first display and the data of its last.
     """
     runs = {}
     for cell in nb["cells"]:
@@ -36,10 +30,9 @@ def _fmt(value):
 
 
 def run_rows(executed):
-    """One dict per run of every executed notebook, as the report's table shows it, with
-    the claim for the run's settings and whether it holds (``_agrees``: None if none
-    applies). executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
-    """
+    """One dict per run of ``executed`` ([{'name': notebook file, 'runs': [History]}]) as the
+    report's table shows it, with the claim for its settings and whether it holds (``_agrees``,
+    None if none applies)."""
     rows = []
     for record in executed:
         for history in record["runs"]:
@@ -50,7 +43,7 @@ def run_rows(executed):
             elif history.status != "completed":  # it cannot show what a full run would
                 mark = f"- (run {history.status})"
             else:
-                agrees = preset.agrees(history)
+                agrees = bool(preset.check.test(history))
                 mark = "yes" if agrees else "**no**"
                 # A check of the first batch only says nothing about what the run learned.
                 if "accuracy" not in preset.check.covers.split("+"):

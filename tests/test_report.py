@@ -23,7 +23,7 @@ from course_lib.results import notebook_runs, run_rows, table
 SETUP = (
     "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
     "from course_lib.data.mnist import load_mnist\n"
-    "from course_lib.experiments import get_preset\n"
+    "from course_lib.experiments import PRESETS\n"
     "from course_lib.training import run\n"
     "data = load_mnist(one_hot_label=True)\n"
 )
@@ -69,10 +69,10 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
         books / "01_tiny.ipynb",
         SETUP,
         # The seed's sigmoid / 0.01 run, twice (two rows), then one with changed settings.
-        "a = run(get_preset('sigmoid_0.01').config, data)\na",
-        "b = run(get_preset('sigmoid_0.01').config, data)\nb",
+        "a = run(PRESETS['sigmoid_0.01'].config, data)\na",
+        "b = run(PRESETS['sigmoid_0.01'].config, data)\nb",
         "from course_lib import plots\n"
-        "c = run(get_preset('sigmoid_0.01').config.replace(iters_num=30), data)\n"
+        "c = run(PRESETS['sigmoid_0.01'].config.replace(iters_num=30), data)\n"
         "plots.accuracy_figure(c)\nplt.show()\nc",
     )
     # The seed's explicit loop blew up at its second iteration: diverged, NaN as null.
@@ -139,7 +139,7 @@ def test_every_kind_of_failing_notebook_is_a_row_and_the_others_are_reported(
     # A dead kernel (os._exit stands in for an out-of-memory kill), a cell that never
     # ends, a file that is not JSON and an error: each is one row naming the notebook
     # and the cell, and the good notebook's run is reported as usual.
-    train = "run(get_preset('sigmoid_0.01').config.replace(iters_num=20), data)"
+    train = "run(PRESETS['sigmoid_0.01'].config.replace(iters_num=20), data)"
     _notebook(books / "01_good.ipynb", SETUP, train)
     _notebook(books / "02_dies.ipynb", "x = 1", "import os\nos._exit(1)")
     _notebook(books / "03_hangs.ipynb", "import time", "time.sleep(600)", "print('never')")
@@ -301,7 +301,7 @@ def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
         "print(os.getpid(), [i['num_threads'] for i in threadpool_info()])"
     )
     for k in range(1, 4):
-        train = f"run(get_preset('relu_0.01').config.replace(iters_num=20, seed={k}), data)"
+        train = f"run(PRESETS['relu_0.01'].config.replace(iters_num=20, seed={k}), data)"
         _notebook(books / f"0{k}_tiny.ipynb", SETUP, probe, train)
     reports = {}
     for jobs, user_threads in ((1, None), (2, "2")):
