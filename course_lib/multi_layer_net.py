@@ -1,11 +1,7 @@
 """MultiLayerNet: the textbook's fully connected network, with checked arguments.
 
-The API is the textbook's (``params``, ``layers``, ``last_layer``, ``predict``,
-``loss``, ``accuracy``, ``gradient``, ``numerical_gradient``), so the seed's training
-loop runs on it unchanged. With ``use_batchnorm=True`` it is the textbook's
-MultiLayerNetExtend without dropout: ``predict`` and ``loss`` take its ``train_flg``.
-``loss_and_gradient`` gives the loss and the gradients from one forward pass, for
-``train()``.
+The API is the textbook's, so the seed's training loop runs on it unchanged; with
+``use_batchnorm=True`` it is the textbook's MultiLayerNetExtend without dropout.
 """
 
 import copy
@@ -195,11 +191,8 @@ class MultiLayerNet:
         return float(np.sum(y == d) / x.shape[0])
 
     def numerical_gradient(self, x, d):
-        """The gradients of ``loss`` by central differences, keyed like ``params`` (slow).
-
-        With batch normalisation: those of ``loss(x, d, train_flg=True)``, as ``gradient``.
-        Use a float64 network; this one's running averages are left as they were.
-        """
+        """The gradients of ``loss(x, d, train_flg=True)`` by central differences, keyed
+        like ``params`` (slow: use a float64 network). Running averages stay as they were."""
         network = copy.deepcopy(self)  # every loss in training mode moves running averages
 
         def loss_W(W):
@@ -208,12 +201,8 @@ class MultiLayerNet:
         return {key: numerical_gradient(loss_W, param) for key, param in network.params.items()}
 
     def loss_and_gradient(self, x, d):
-        """(loss, gradients) of one batch from one forward and one backward pass.
-
-        The gradients are a dict keyed like ``params``. Batch normalisation uses the
-        batch's statistics (the loss is ``loss(x, d, train_flg=True)``) and moves its
-        running averages, as a training step does.
-        """
+        """(``loss(x, d, train_flg=True)``, gradients keyed like ``params``) from one forward
+        and one backward pass: a training step's (batch norm's running averages move)."""
         loss = self.loss(x, d, train_flg=True)
         dout = self.last_layer.backward(1)
         stack = list(self.layers.values())

@@ -247,16 +247,9 @@ def run(config, data, *, callback=None, network=None):
         network = config.build_network(data)
     elif not config.network_matches(network):
         raise ValueError(f"the network given was not built from {config.label}")
-    history = train(
-        network,
-        data,
-        iters_num=config.iters_num,
-        batch_size=config.batch_size,
-        optimizer=config.build_optimizer(),
-        eval_interval=config.eval_interval,
-        seed=config.seed,
-        callback=callback,
-    )
+    loop = {name: getattr(config, name) for name in ("iters_num", "batch_size", "eval_interval")}
+    optimizer = config.build_optimizer()
+    history = train(network, data, optimizer=optimizer, seed=config.seed, callback=callback, **loop)
     # The config as asked, also for a model that cannot describe itself.
     history.config = config
     return history
