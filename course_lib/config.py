@@ -76,33 +76,20 @@ class RunConfig:
         "relu", "activation", "--activation", "activation of the hidden layers", ACTIVATION_NAMES
     )
     weight_init_std: object = _setting(
-        0.01,
-        "weight init",
-        "--weight-init",
-        f"std of the initial weights such as 0.01, or {', '.join(WEIGHT_INITS)}",
+        0.01, "weight init", "--weight-init", f"std such as 0.01, or {', '.join(WEIGHT_INITS)}"
     )
-    hidden_size_list: tuple = _setting(
-        (40, 20), "hidden layers", "--hidden", "nodes of each hidden layer, e.g. 40,20"
-    )
+    hidden_size_list: tuple = _setting((40, 20), "hidden layers", "--hidden", "sizes, e.g. 40,20")
     use_batchnorm: bool = _setting(
-        False,
-        "batch norm",
-        "--batchnorm",
-        "normalise each hidden layer over the batch (Affine -> BatchNorm -> activation)",
+        False, "batch norm", "--batchnorm", "Affine -> BatchNorm -> activation in each layer"
     )
     optimizer: str = _setting("sgd", "optimizer", "--optimizer", "update rule", OPTIMIZER_NAMES)
     learning_rate: float = _setting(0.1, "learning rate", "--lr", "learning rate")
     iters_num: int = _setting(2000, "iterations", "--iters", "training iterations")
     batch_size: int = _setting(100, "batch size", "--batch-size", "images per mini-batch")
     eval_interval: int = _setting(
-        10,
-        "eval every",
-        "--eval-interval",
-        "iterations between two measurements of the accuracy (the seed's plot_interval)",
+        10, "eval every", "--eval-interval", "iterations between accuracies (plot_interval)"
     )
-    seed: int | None = _setting(
-        0, "seed", "--seed", "seed of the initial weights and the mini-batches"
-    )
+    seed: int | None = _setting(0, "seed", "--seed", "seed of the weights and mini-batches")
     dataset: str = _setting("mnist", "dataset", "--dataset", "data set", DATASET_NAMES)
     network_seed: int | None = None
 

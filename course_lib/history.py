@@ -35,6 +35,11 @@ def divergence_message(iteration, loss, learning_rate):
     )
 
 
+def fmt_acc(value):
+    """An accuracy with three decimals, or '-' if there is none (None or NaN)."""
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
 def _nan_for_null(value):
     """JSON's null numbers read back as NaN, in the lists and dicts that hold them."""
     if isinstance(value, dict):
@@ -116,7 +121,8 @@ class History:
         """What the run came to, for summary() and the table a notebook shows."""
         first = self.first_iter_above(0.5)
         return {
-            "final accuracy": f"train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}",
+            "final accuracy": f"train {fmt_acc(self.final_train_acc)}, test "
+            f"{fmt_acc(self.final_test_acc)}",
             "test > 50% from iter": "-" if first is None else first,
             "time": f"{self.wall_time:.1f} s",
             "status": self.status + (f" ({self.message})" if self.message else ""),

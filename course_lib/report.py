@@ -183,12 +183,6 @@ def _load_books(paths, shipped):
         if not shipped and coursework.is_changed(nb):
             changed.append(path.name)
         books.append((path.name, nb, path.parent, None))
-    if changed:
-        print(
-            f"changed since shipped: {', '.join(changed)} (reporting them as they are; "
-            "--shipped runs the shipped versions)",
-            file=sys.stderr,
-        )
     return books, changed
 
 

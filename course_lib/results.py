@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from course_lib.experiments import find_preset
-from course_lib.history import HISTORY_MIME, History
+from course_lib.history import HISTORY_MIME, History, fmt_acc
 
 
 def notebook_runs(nb):
@@ -23,10 +23,6 @@ def notebook_runs(nb):
             history = History.from_dict(payload)
             runs[history.run_id] = history
     return list(runs.values())
-
-
-def _fmt(value):
-    return "-" if value is None or value != value else f"{value:.3f}"
 
 
 def run_rows(executed):
@@ -54,8 +50,8 @@ def run_rows(executed):
                     "notebook": Path(record["name"]).stem,
                     "run": history.label,
                     "data": history.data.get("description", ""),
-                    "final train-batch acc": _fmt(history.final_train_acc),
-                    "final test acc": _fmt(history.final_test_acc),
+                    "final train-batch acc": fmt_acc(history.final_train_acc),
+                    "final test acc": fmt_acc(history.final_test_acc),
                     "first iter > 50 % test": first if first is not None else "-",
                     "preset": preset.name if preset else "-",
                     "seed's observation": preset.observation if preset else "",

@@ -12,21 +12,9 @@ def sigmoid(x):
         return 1 / (1 + np.exp(-x))
 
 
-def sigmoid_grad(x):
-    """Derivative of the sigmoid at x."""
-    s = sigmoid(x)
-    return s * (1 - s)
-
-
 def relu(x):
     """max(0, x), element-wise."""
     return np.maximum(x, 0)
-
-
-def relu_grad(x):
-    """Derivative of ReLU at x (0 at x <= 0, 1 elsewhere), in x's dtype."""
-    x = np.asarray(x)
-    return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
 
 
 def softmax(x):
