@@ -1,26 +1,22 @@
-"""RunConfig: the one description of a training run.
+"""RunConfig: the one description of a training run, checked when made.
 
-Everything that defines a run lives in one frozen dataclass: the network (activation,
-initial weights, hidden layers), the training (optimizer, learning rate, iterations,
-batch size, evaluation interval), the seed and the dataset. It checks itself when made,
-with the checks MultiLayerNet and train() use, parses what a person types (``"40,20"``),
-builds its network and optimizer, and has the one ``label``. Each field that people set
-carries a ``Setting``: the command line makes a flag of it and the dashboard a control,
-so a new field appears in both by itself.
+It reads what a person types (``"40,20"``), builds its network and optimizer, and has
+the one ``label``. Each field that people set carries a ``Setting``: the command line
+makes a flag of it and the dashboard a control, so a new field appears in both by itself.
 """
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
-from course_lib.common.optimizer import OPTIMIZERS, make_optimizer
-from course_lib.data.mnist import load_mnist
+from course_lib.common.optimizer import OPTIMIZERS
 from course_lib.multi_layer_net import (
     ACTIVATIONS,
     WEIGHT_INITS,
     MultiLayerNet,
-    check_activation,
     check_hidden_sizes,
     check_weight_init,
 )
@@ -33,71 +29,35 @@ OPTIMIZER_NAMES = {name: cls.__name__ for name, cls in OPTIMIZERS.items()}
 NETWORK_FIELDS = ("activation", "weight_init_std", "hidden_size_list", "use_batchnorm")
 
 
-def parse_weight_init(text):
-    """'0.01' -> 0.01; a name such as 'he' stays text, for the check to recognise."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _parse_number(kind):
-    def parse(text):
-        try:
-            return kind(str(text).strip())
-        except ValueError:
-            kind_text = "a whole number" if kind is int else "a number"
-            raise ValueError(f"must be {kind_text}, got {text!r}") from None
-
-    return parse
-
-
 def parse_hidden_sizes(text):
-    """'40,20' -> (40, 20): hidden layer sizes typed by a person (CLI, dashboard).
-
-    Raises ValueError saying what is wrong with the text.
-    """
+    """'40,20' -> (40, 20), or a SettingError saying what is wrong with the typed text."""
     cleaned = str(text).strip().strip("[]()").strip()
     if not cleaned:
-        raise ValueError("is empty: enter the size of each hidden layer, e.g. 40,20")
-    sizes = []
-    for part in cleaned.split(","):
-        part = part.strip()
-        try:
-            size = int(part)
-        except ValueError:
-            raise ValueError(
-                f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
-            ) from None
-        if size < 1:
-            raise ValueError(
-                f"{text!r}: each size must be at least 1, got {size} (sizes such as 40,20)"
-            )
-        sizes.append(size)
-    return tuple(sizes)
+        problem = "is empty: enter the size of each hidden layer, e.g. 40,20"
+        raise SettingError("hidden_size_list", problem)
+    parts = [part.strip() for part in cleaned.split(",")]
+    for part in parts:
+        if not part.removeprefix("-").isdecimal():
+            problem = f"{text!r}: {part!r} is not a whole number; enter sizes such as 40,20"
+            raise SettingError("hidden_size_list", problem)
+        if int(part) < 1:
+            problem = f"{text!r}: each size must be at least 1, got {part} (sizes such as 40,20)"
+            raise SettingError("hidden_size_list", problem)
+    return tuple(int(part) for part in parts)
 
 
-@dataclass(frozen=True)
-class Setting:
-    """How people see one field of RunConfig.
-
-    label: what the dashboard calls it ('hidden layers'); flag: the CLI's ('--hidden');
-    help: one line for both; choices: {value: shown name} for a pick list;
-    parse: typed text -> value, for RunConfig's checks to judge (a ValueError it raises
-    says what is wrong with the text); None where a value is picked, not typed.
-    """
+class Setting(NamedTuple):
+    """How people see a field of RunConfig: its name in the dashboard ('hidden layers'), its
+    flag ('--hidden'), one line of help for both, a pick list's choices {value: shown name}."""
 
     label: str
     flag: str
     help: str
     choices: dict | None = None
-    parse: object = None
 
 
-def _setting(default, label, flag, help, choices=None, parse=None):
-    if parse is None and type(default) in (int, float):  # a number typed as text
-        parse = _parse_number(type(default))
-    return field(default=default, metadata={"setting": Setting(label, flag, help, choices, parse)})
+def _setting(default, *about):
+    return field(default=default, metadata={"setting": Setting(*about)})
 
 
 def _optional_seed(name, value):
@@ -106,58 +66,37 @@ def _optional_seed(name, value):
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines one training run; checked when made.
+    """Everything that defines one training run; the defaults are the seed's ReLU run.
 
-    The defaults are the seed's ReLU run: [40, 20], std 0.01, SGD at 0.1, 2000
-    iterations of batches of 100, accuracy every 10 iterations, on MNIST.
-    ``seed`` seeds the weights and the mini-batch draws (``network_seed``, if set,
-    seeds the weights instead: only code sets it, for a network built with a seed of its own).
+    ``seed`` seeds the weights and the mini-batch draws (``network_seed``, if set, seeds
+    the weights instead: only code sets it, for a network built with a seed of its own).
     """
 
     activation: str = _setting(
         "relu", "activation", "--activation", "activation of the hidden layers", ACTIVATION_NAMES
     )
     weight_init_std: object = _setting(
-        0.01,
-        "weight init",
-        "--weight-init",
-        f"std of the initial weights such as 0.01, or {', '.join(WEIGHT_INITS)}",
-        parse=parse_weight_init,
+        0.01, "weight init", "--weight-init", f"std such as 0.01, or {', '.join(WEIGHT_INITS)}"
     )
-    hidden_size_list: tuple = _setting(
-        (40, 20),
-        "hidden layers",
-        "--hidden",
-        "nodes of each hidden layer, e.g. 40,20",
-        None,
-        parse_hidden_sizes,
-    )
+    hidden_size_list: tuple = _setting((40, 20), "hidden layers", "--hidden", "sizes, e.g. 40,20")
     use_batchnorm: bool = _setting(
-        False,
-        "batch norm",
-        "--batchnorm",
-        "normalise each hidden layer over the batch (Affine -> BatchNorm -> activation)",
+        False, "batch norm", "--batchnorm", "Affine -> BatchNorm -> activation in each layer"
     )
     optimizer: str = _setting("sgd", "optimizer", "--optimizer", "update rule", OPTIMIZER_NAMES)
     learning_rate: float = _setting(0.1, "learning rate", "--lr", "learning rate")
     iters_num: int = _setting(2000, "iterations", "--iters", "training iterations")
     batch_size: int = _setting(100, "batch size", "--batch-size", "images per mini-batch")
     eval_interval: int = _setting(
-        10,
-        "eval every",
-        "--eval-interval",
-        "iterations between two measurements of the accuracy (the seed's plot_interval)",
+        10, "eval every", "--eval-interval", "iterations between accuracies (plot_interval)"
     )
-    seed: int | None = _setting(
-        0, "seed", "--seed", "seed of the initial weights and the mini-batches"
-    )
+    seed: int | None = _setting(0, "seed", "--seed", "seed of the weights and mini-batches")
     dataset: str = _setting("mnist", "dataset", "--dataset", "data set", DATASET_NAMES)
     network_seed: int | None = None
 
     def __post_init__(self):
         dataset = self.dataset
         checked = {
-            "activation": check_activation(self.activation),
+            "activation": choice("activation", self.activation, list(ACTIVATIONS)),
             "weight_init_std": check_weight_init(self.weight_init_std),
             "hidden_size_list": tuple(check_hidden_sizes(self.hidden_size_list)),
             "use_batchnorm": yes_no("use_batchnorm", self.use_batchnorm),
@@ -176,87 +115,53 @@ class RunConfig:
 
     @classmethod
     def from_text(cls, **texts):
-        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20').
-
-        Values that are not text (a pick list's, a check box's) are taken as they are.
-        """
+        """A RunConfig from typed text per field, e.g. from_text(hidden_size_list='40,20'): text
+        is read as a number where the field's default is one, values that are not text (a pick
+        list's, a check box's) as they are."""
+        kinds = {f.name: type(f.default) for f in dataclasses.fields(cls)}
         values = dict(texts)
-        for name, setting in settings().items():
-            if setting.parse is not None and isinstance(texts.get(name), str):
-                try:
-                    values[name] = setting.parse(texts[name])
-                except ValueError as exc:
-                    raise SettingError(name, str(exc)) from None
+        for name, text in texts.items():
+            if name == "hidden_size_list" and isinstance(text, str):
+                values[name] = parse_hidden_sizes(text)
+            elif isinstance(text, str) and kinds.get(name) in (int, float):
+                # Text that is not a number stays as it is: the field's check says what is wrong.
+                with contextlib.suppress(ValueError):
+                    values[name] = kinds[name](text.strip())
         return cls(**values)
 
     @classmethod
     def from_dict(cls, data):
-        """A RunConfig from ``to_dict()``'s output (unknown keys are ignored)."""
+        """A RunConfig from ``dataclasses.asdict()``'s output (unknown keys are ignored)."""
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
-
-    @classmethod
-    def describe(cls, network, **training):
-        """The RunConfig of ``network`` trained with ``training`` (train()'s arguments).
-
-        The network's own settings are read from its attributes; None if it has none
-        (a model that is not a MultiLayerNet).
-        """
-        if not all(hasattr(network, name) for name in NETWORK_FIELDS):
-            return None
-        made = {name: getattr(network, name) for name in NETWORK_FIELDS}
-        seed = getattr(network, "seed", None)
-        made["network_seed"] = None if seed == training.get("seed") else seed
-        return cls(**made, **training)
 
     def network_matches(self, network):
         """True if ``network`` has this config's network settings (activation, ...)."""
-        own = RunConfig.describe(network)
-        return own is not None and all(getattr(own, n) == getattr(self, n) for n in NETWORK_FIELDS)
+        own = {name: getattr(network, name, None) for name in NETWORK_FIELDS}
+        return None not in own.values() and self.replace(**own) == self
 
     def replace(self, **changes):
         """A copy with some fields changed (checked like a new RunConfig)."""
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self):
-        """Plain JSON-ready data."""
-        return dataclasses.asdict(self)
-
-    def without_seeds(self):
-        """The same run with the seeds cleared: equal for two seeds of one experiment."""
-        return self.replace(seed=None, network_seed=None)
-
-    def build_network(self, input_size=784, output_size=10, dtype=np.float32):
-        """A fresh MultiLayerNet with this run's settings and initial weights."""
+    def build_network(self, data=None):
+        """A fresh MultiLayerNet with this run's settings and initial weights, sized for
+        ``data``: its images' values in, its classes out (one-hot labels give their
+        number; label indices mean MNIST's 10). Without data: sized for MNIST."""
+        sizes = {"input_size": 784, "output_size": 10}
+        if data is not None:
+            (x_train, d_train), _ = data
+            d = np.asarray(d_train)
+            sizes["input_size"] = int(np.prod(np.shape(x_train)[1:]))
+            sizes["output_size"] = d.shape[1] if d.ndim == 2 else 10
         return MultiLayerNet(
-            input_size=input_size,
-            output_size=output_size,
-            dtype=dtype,
+            **sizes,
             seed=self.seed if self.network_seed is None else self.network_seed,
             **{name: getattr(self, name) for name in NETWORK_FIELDS},
         )
 
-    def build_network_for(self, data):
-        """A fresh network sized for ``data``: its images' values in, its classes out.
-
-        Labels as one-hot rows give the number of classes; label indices mean MNIST's 10.
-        """
-        (x_train, d_train), _ = data
-        d = np.asarray(d_train)
-        return self.build_network(
-            input_size=int(np.prod(np.shape(x_train)[1:])),
-            output_size=d.shape[1] if d.ndim == 2 else 10,
-        )
-
     def build_optimizer(self):
         """A fresh optimizer with this run's update rule and learning rate."""
-        return make_optimizer(self.optimizer, self.learning_rate)
-
-    def load_data(self, **options):
-        """This run's dataset as the seed loads it (normalised, one-hot labels).
-
-        options: load_mnist()'s keywords, such as source='sample'.
-        """
-        return load_mnist(normalize=True, one_hot_label=True, dataset=self.dataset, **options)
+        return OPTIMIZERS[self.optimizer](lr=self.learning_rate)
 
     def text(self, name):
         """Field ``name`` as a person would type it (the inverse of from_text), e.g. '40,20'."""
@@ -266,7 +171,7 @@ class RunConfig:
     @property
     def label(self):
         """Short description such as 'relu / He [40,20] lr=0.1'."""
-        return " ".join(part for part in _label_parts(self).values() if part not in _UNSAID)
+        return common_label([self])
 
 
 def _label_parts(config):
@@ -286,20 +191,11 @@ def _label_parts(config):
 _UNSAID = {"no BN", "SGD", "MNIST"}
 
 
-def _parts_and_differences(configs):
-    """Each config's label parts, and the keys of the parts in which they differ."""
+def distinct_labels(configs):
+    """Labels that show only what differs between the configs (legends of a comparison);
+    runs that differ in nothing shown get their full labels, and their seeds if those differ."""
     parts = [_label_parts(c) for c in configs]
     differ = [key for key in parts[0] if len({p[key] for p in parts}) > 1] if parts else []
-    return parts, differ
-
-
-def distinct_labels(configs):
-    """Labels that show only what differs between the configs (legends of a comparison).
-
-    Runs that differ in nothing shown get their full labels (and their seeds if those
-    differ).
-    """
-    parts, differ = _parts_and_differences(configs)
     if differ:
         return [" ".join(p[key] for key in differ) for p in parts]
     labels = [c.label for c in configs]
@@ -310,8 +206,8 @@ def distinct_labels(configs):
 
 def common_label(configs):
     """The settings every config shares, as in ``label`` ('' if they share none)."""
-    parts, differ = _parts_and_differences(configs)
-    shared = [part for key, part in (parts[0] if parts else {}).items() if key not in differ]
+    parts = [_label_parts(c) for c in configs] or [{}]
+    shared = [part for key, part in parts[0].items() if len({p[key] for p in parts}) == 1]
     return " ".join(part for part in shared if part not in _UNSAID)
 
 

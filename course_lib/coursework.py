@@ -1,11 +1,7 @@
 """The course notebooks as files: where they are, which were changed, copies for students.
 
-The numbered notebooks (``01_...ipynb``) ship inside the package. Each carries a stamp in
-its metadata: the SHA-256 of its code cells as shipped, and of all its cells. A notebook
-whose code no longer matches its stamp was changed (a student's "[try]" edit,
-autosaved), which the report says, and ``shipped_copy`` can give the notebook as it was
-shipped; one whose cells still match was not edited at all, so ``copy_notebooks(...,
-update=True)`` may replace it with a newer version.
+The numbered notebooks (``01_...ipynb``) ship inside the package, each stamped with the
+SHA-256 of its code cells and of all its cells as shipped (``is_changed``, ``is_edited``).
 """
 
 import hashlib
@@ -17,7 +13,7 @@ import urllib.parse
 from importlib import metadata
 from pathlib import Path
 
-from course_lib.safe_files import CannotWrite, numbered, write_copy
+from course_lib.safe_files import claim_free_name, writable_folder, write_file
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 STAMP_KEY = "course_lib"
@@ -25,20 +21,14 @@ STAMP_KEY = "course_lib"
 # installed from it, so the notebooks' install cell and the links below say what to do.
 PLACEHOLDER_URL = "https://github.com/course-lib/vanishing-gradient"
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
-_CHECKOUT_DIR = _PACKAGE_DIR.parent / "notebooks"
-
 
 def shipped_dir():
-    """The folder of the notebooks that came with the package.
-
-    In an installed wheel they are inside the package; in a checkout, the checkout's
-    ``notebooks/`` folder.
-    """
-    inside = _PACKAGE_DIR / "notebooks"
+    """The shipped notebooks' folder: inside the package in a wheel, else the checkout's."""
+    package = Path(__file__).resolve().parent
+    inside = package / "notebooks"
     if inside.is_dir() and any(inside.glob(NOTEBOOK_GLOB)):
         return inside
-    return _CHECKOUT_DIR
+    return package.parent / "notebooks"
 
 
 def find_notebooks(folder=None):
@@ -57,23 +47,20 @@ def _source(cell):
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def code_fingerprint(nb):
-    """SHA-256 of the notebook's code cells (their source only, in order)."""
-    sources = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
-    return hashlib.sha256(json.dumps(sources, ensure_ascii=False).encode()).hexdigest()
-
-
-def cells_fingerprint(nb):
-    """SHA-256 of every cell's type and source, in order (outputs do not count)."""
+def _fingerprints(nb):
+    """{stamp key: SHA-256} of the code cells' sources, and of every cell's type and source
+    (outputs do not count)."""
+    code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
     cells = [[c["cell_type"], _source(c)] for c in nb["cells"]]
-    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
+    return {
+        key: hashlib.sha256(json.dumps(values, ensure_ascii=False).encode()).hexdigest()
+        for key, values in (("code_sha256", code), ("cells_sha256", cells))
+    }
 
 
 def stamp(nb):
     """Record the notebook's current cells as its shipped ones (for the maintainers)."""
-    stamps = nb["metadata"].setdefault(STAMP_KEY, {})
-    stamps["code_sha256"] = code_fingerprint(nb)
-    stamps["cells_sha256"] = cells_fingerprint(nb)
+    nb["metadata"].setdefault(STAMP_KEY, {}).update(_fingerprints(nb))
     return nb
 
 
@@ -84,19 +71,14 @@ def _stamps(nb):
 def is_changed(nb):
     """True if the code differs from the shipped stamp, False if not, None if unstamped."""
     shipped = _stamps(nb).get("code_sha256")
-    if shipped is None:
-        return None
-    return code_fingerprint(nb) != shipped
+    return None if shipped is None else _fingerprints(nb)["code_sha256"] != shipped
 
 
 def is_edited(nb):
-    """True unless every cell (markdown too) is as its stamp says it was shipped.
-
-    A copy stamped without ``cells_sha256`` (an older course_lib) counts as edited: a
-    note in one of its markdown cells could not be told apart.
-    """
+    """True unless every cell (markdown too) is as its stamp says it was shipped; a copy
+    stamped by an older course_lib (no ``cells_sha256``) counts as edited."""
     shipped = _stamps(nb).get("cells_sha256")
-    return shipped is None or cells_fingerprint(nb) != shipped
+    return shipped is None or _fingerprints(nb)["cells_sha256"] != shipped
 
 
 def read_notebook(path):
@@ -110,23 +92,11 @@ def shipped_copy(name):
     path = shipped_dir() / name
     if path.is_file() and is_changed(read_notebook(path)) is False:
         return path.read_text(encoding="utf-8")
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=path.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        relative = path.resolve().relative_to(Path(top).resolve()).as_posix()
-        return subprocess.run(
-            ["git", "show", f"HEAD:{relative}"],
-            cwd=top,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    except (OSError, ValueError, subprocess.CalledProcessError):
+    try:  # "HEAD:./name" is the file beside the working folder, in the last commit
+        git = ["git", "show", f"HEAD:./{name}"]
+        done = subprocess.run(git, cwd=path.parent, capture_output=True, text=True, check=True)
+        return done.stdout
+    except (OSError, subprocess.CalledProcessError):
         return None
 
 
@@ -141,15 +111,6 @@ def notebook_problem(path):
     return None
 
 
-def _set_aside(path, problem):
-    """Rename a broken notebook to '<stem> (broken copy).txt' (a free name); the note."""
-    n = 1
-    while (aside := numbered(path.with_name(f"{path.stem} (broken copy).txt"), n)).exists():
-        n += 1
-    os.replace(path, aside)
-    return f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
-
-
 def _update(source, target):
     """(what, note) for a valid copy at ``target`` when updating it from ``source``."""
     mine = target.read_bytes()
@@ -159,38 +120,33 @@ def _update(source, target):
     if _stamps(copy) == _stamps(shipped):
         return "current", ""
     # Compared again just before the rename: an edit saved meanwhile is kept.
-    if not write_copy(source, target, replaces=hashlib.sha256(mine).hexdigest()):
+    digest = hashlib.sha256(mine).hexdigest()
+    if write_file(target, source.read_bytes(), replaces=digest) is None:
         return "edited", "it changed while being updated"
     return "updated", ""
 
 
 def copy_notebooks(dest, update=False, sources=None):
-    """Copy the shipped notebooks (or the files ``sources``) into ``dest``; a valid
-    notebook already there is kept.
+    """Copy the shipped notebooks (or the files ``sources``) into ``dest``, keeping a
+    valid notebook already there; yields (name, what, note) as it goes.
 
-    update=True replaces each copy whose cells are all as they were shipped (outputs
-    aside) by the shipped version if that differs; a copy the student edited is kept.
-    A file of the same name that is not a valid notebook (cut short by a full disk) is
-    renamed beside it and replaced by a fresh copy. Yields (name, what, note) as it goes,
-    what in 'copied', 'kept', 'replaced', and with update 'updated', 'current' (already
-    the shipped version) or 'edited' (kept). Raises ValueError if ``dest`` is a file and
-    CannotWrite if a copy cannot be written (the copies made so far are whole).
+    what: 'copied', 'kept', 'replaced' (a broken file, set aside first); with update=True
+    also 'updated' (a copy not edited), 'current' or 'edited' (both kept). ValueError if
+    ``dest`` is a file, CannotWrite if a copy cannot be written.
     """
-    dest = Path(dest)
-    if dest.exists() and not dest.is_dir():
-        raise ValueError(f"{dest} is a file, not a folder; choose a folder for the notebooks")
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CannotWrite(f"cannot make the folder {dest} ({exc.strerror or exc})") from None
+    dest = writable_folder(dest)
     for source in sources or find_notebooks():
         target = dest / source.name
         problem = notebook_problem(target) if target.exists() else None
         if target.exists() and problem is None:
             yield source.name, *(_update(source, target) if update else ("kept", ""))
             continue
-        note = _set_aside(target, problem) if problem is not None else ""
-        write_copy(source, target)
+        note = ""
+        if problem is not None:  # set aside under a free name, never over another file
+            aside = claim_free_name(target.with_name(f"{target.stem} (broken copy).txt"))
+            os.replace(target, aside)
+            note = f"your copy was not a valid notebook ({problem}); kept as '{aside.name}'"
+        write_file(target, source.read_bytes())
         yield source.name, "replaced" if note else "copied", note
 
 
@@ -202,10 +158,10 @@ def installed_version():
         return None
 
 
-def release_tag(version=None):
-    """The git tag of a release: 'v' and its version (default: the installed one; 'main'
-    when course-lib is not installed and its version is unknown)."""
-    version = version or installed_version()
+def release_tag():
+    """The git tag of this version's release ('v' and its version), or 'main' when
+    course-lib is not installed and its version is unknown."""
+    version = installed_version()
     return f"v{version}" if version else "main"
 
 
@@ -215,11 +171,7 @@ def source_url():
         entries = metadata.metadata("course-lib").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         return None
-    for entry in entries:
-        label, _, url = entry.partition(",")
-        if label.strip().lower() == "source":
-            return url.strip()
-    return None
+    return dict(entry.split(", ", 1) for entry in entries).get("Source")
 
 
 def address_problem(url):
@@ -234,55 +186,35 @@ def address_problem(url):
     )
 
 
-def _github(url):
-    """(owner, repo) of a GitHub address; ValueError for any other address."""
-    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
-    if match is None:
+def notebook_link(service, name, url=None, ref=None, hub_url=None):
+    """The link that opens notebook ``name`` of the project at ``url`` (default:
+    source_url()) at ``ref`` on ``service``: 'colab' or 'binder' (a project on GitHub;
+    default ref: this version's release tag), or 'nbgitpuller' on the hub at ``hub_url``
+    (its first click clones branch ``ref``, default main; later ones merge, keeping edits).
+    """
+    url = url or source_url()
+    if service == "nbgitpuller":
+        ref = ref or "main"
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
+            raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
+        if not url:
+            raise ValueError("the project's address is not known; pass the git repository's URL")
+        folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
+        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{name}", "branch": ref}
+        return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
+    github = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url or "")
+    if github is None:
         raise ValueError(
             f"Colab and Binder open notebooks from GitHub; the project's address is {url!r}. "
             "Set yours with: python scripts/set_project_url.py https://github.com/OWNER/REPO"
         )
-    return match.groups()
-
-
-def colab_link(name, url=None, ref=None):
-    """The Colab link that opens notebook ``name`` of a project on GitHub.
-
-    url: default source_url(); ref: the branch or tag (default: this version's release
-    tag, so the notebook opened is the one this version's install cell pins).
-    """
-    owner, repo = _github(url or source_url())
+    project = "/".join(github.groups())
     ref = ref or release_tag()
-    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/notebooks/{name}"
+    if service == "colab":
+        return f"https://colab.research.google.com/github/{project}/blob/{ref}/notebooks/{name}"
+    return f"https://mybinder.org/v2/gh/{project}/{ref}?labpath=notebooks/{name}"
 
 
-def colab_links(url=None, ref=None):
-    """[(notebook name, Colab link)] for every course notebook (see colab_link)."""
-    return [(path.name, colab_link(path.name, url, ref)) for path in find_notebooks()]
-
-
-def binder_link(name, url=None, ref=None):
-    """The mybinder.org link that opens notebook ``name`` of a project on GitHub."""
-    owner, repo = _github(url or source_url())
-    ref = ref or release_tag()
-    return f"https://mybinder.org/v2/gh/{owner}/{repo}/{ref}?labpath=notebooks/{name}"
-
-
-def nbgitpuller_links(hub_url, url=None, branch="main"):
-    """[(notebook name, nbgitpuller link)]: each link clones the project (``url``, default
-    source_url()) into the student's home on a hub at ``hub_url`` on the first click,
-    merges later changes without overwriting the student's edits, and opens the notebook
-    in JupyterLab."""
-    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", hub_url or ""):
-        raise ValueError(f"the hub's address must start with https:// (got {hub_url!r})")
-    url = url or source_url()
-    if not url:
-        raise ValueError("the project's address is not known; pass the git repository's URL")
-    folder = url.rstrip("/").rsplit("/", 1)[-1]  # where nbgitpuller clones it
-    links = []
-    for path in find_notebooks():
-        query = {"repo": url, "urlpath": f"lab/tree/{folder}/notebooks/{path.name}"}
-        query["branch"] = branch
-        link = f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{urllib.parse.urlencode(query)}"
-        links.append((path.name, link))
-    return links
+def notebook_links(service, **options):
+    """[(notebook name, link)] for every course notebook (see notebook_link)."""
+    return [(path.name, notebook_link(service, path.name, **options)) for path in find_notebooks()]

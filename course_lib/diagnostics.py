@@ -1,10 +1,7 @@
 """Looking inside a network: gradient norms per layer and hidden activations.
 
-``train()`` already records the gradient norms of every evaluation (``History.grad_norms``)
-and of the first batch (``History.initial_grad_norms``). These helpers measure the same
-things for any network and batch without training it, e.g. a fresh network at
-initialisation, or a trained one on a fixed batch. They work on a copy of the network,
-so it is left exactly as it was (batch normalisation's running averages included).
+What ``train()`` records, measured for any network and batch on a copy, so the network
+(batch normalisation's running averages included) stays exactly as it was.
 """
 
 import copy
@@ -18,21 +15,14 @@ def weight_keys_in_order(norms):
 
 
 def gradient_norms(network, x, d):
-    """{'W1': norm, ...}: Frobenius norm of each weight gradient for one batch (x, d).
-
-    One forward and backward pass, as in training (batch normalisation uses the batch's
-    statistics).
-    """
+    """{'W1': norm, ...}: each weight gradient's Frobenius norm for one batch, as in training."""
     grad = copy.deepcopy(network).gradient(x, d)
     keys = weight_keys_in_order([key for key in grad if key.startswith("W")])
     return {key: float(np.linalg.norm(np.asarray(grad[key], dtype=np.float64))) for key in keys}
 
 
 def gradient_ratio(norms):
-    """|dW1| / |dW_out|: how much smaller the input layer's gradient is than the output's.
-
-    nan if the output layer's gradient is zero; ValueError if there are no norms.
-    """
+    """|dW1| / |dW_out|: how much smaller the input layer's gradient is (nan if dW_out is 0)."""
     if not norms:
         raise ValueError("gradient_ratio needs the norms of at least one layer, got none")
     keys = weight_keys_in_order(norms)
@@ -43,10 +33,8 @@ def gradient_ratio(norms):
 def activation_snapshot(network, x, train_flg=True):
     """Outputs of each hidden layer's activation for input x, input side first, as float64.
 
-    With batch normalisation, x is normalised by its own statistics by default, as in
-    training: these are the activations the gradients come from (at initialisation the
-    running averages, 0 and 1, would show the network as if it had no batch
-    normalisation); ``train_flg=False`` shows what evaluation uses.
+    Batch normalisation uses x's own statistics by default, as training does (fresh running
+    averages, 0 and 1, would hide it); ``train_flg=False`` shows what evaluation uses.
     """
     network = copy.deepcopy(network)  # training mode moves the running averages
     x = np.asarray(x, dtype=network.dtype)

@@ -1,28 +1,23 @@
-"""The seed's runs as presets: a name, a RunConfig, and the seed's claim about it.
-
-Each preset carries the seed's own observation (its 考察) and a ``Claim``: the check that
-says whether a run agrees with it, made from small pieces that each carry their own words,
-so the text the report shows and the test it applies are written once. The report finds a
-run's preset by the run's actual settings (``find_preset``), never by a name typed next to
-it; notebooks set their experiments in plain view and never need a preset.
+"""The seed's runs as presets: a name, a RunConfig, the seed's observation (its 考察) and a
+``Claim``, the check of a run against it, whose words and test are written once. The report
+finds a run's preset by its settings (``find_preset``), never by a name typed next to it.
 """
 
 import math
 import operator
+import statistics
 from dataclasses import dataclass
 
 from course_lib.config import RunConfig
 from course_lib.diagnostics import gradient_ratio
-from course_lib.training import run
 
 
 @dataclass(frozen=True)
 class Claim:
     """A check of a finished run (History -> bool) and the words that say what it checks.
 
-    ``covers`` says what the check looks at, for the report to show: 'accuracy' (the
-    curves), 'initial gradients' (the first batch, before any update), or both joined by
-    '+'. Claims combine with ``&``: both must hold, and the words are joined.
+    ``covers``, shown in the report: 'accuracy', 'initial gradients' (the first batch, before
+    any update) or both joined by '+'. ``a & b``: both must hold, and the words are joined.
     """
 
     text: str
@@ -31,59 +26,45 @@ class Claim:
 
     def __and__(self, other):
         covers = "+".join(dict.fromkeys([*self.covers.split("+"), *other.covers.split("+")]))
-        text = f"{self.text}; {other.text}"
-        return Claim(text, lambda h: self.test(h) and other.test(h), covers)
-
-
-_COMPARE = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}
+        return Claim(f"{self.text}; {other.text}", lambda h: self.test(h) and other.test(h), covers)
 
 
 def final_test(op, bound):
     """Claim on the final test accuracy; ``op`` is '<', '<=' or '>='."""
-    compare = _COMPARE[op]
+    compare = {"<": operator.lt, "<=": operator.le, ">=": operator.ge}[op]
     return Claim(f"final test accuracy {op} {bound}", lambda h: compare(h.final_test_acc, bound))
 
 
 def reaches_half_by(iteration):
     """Claim: test accuracy above 50 % at an evaluation no later than ``iteration``."""
-
-    def test(history):
-        first = history.first_iter_above(0.5)
-        return first is not None and first <= iteration
-
-    return Claim(f"test accuracy > 0.5 by iteration {iteration}", test)
+    text = f"test accuracy > 0.5 by iteration {iteration}"
+    # first_iter_above is None for a run that never did
+    return Claim(text, lambda h: (h.first_iter_above(0.5) or math.inf) <= iteration)
 
 
 def last_train_mean_at_least(bound, n=10):
     """Claim: the mean train-batch accuracy of the last ``n`` evaluations."""
-
-    def test(history):
-        tail = history.train_acc[-n:]
-        return bool(tail) and sum(tail) / len(tail) >= bound
-
-    return Claim(f"mean train-batch accuracy of the last {n} evaluations >= {bound}", test)
+    text = f"mean train-batch accuracy of the last {n} evaluations >= {bound}"
+    return Claim(text, lambda h: bool(h.train_acc) and statistics.fmean(h.train_acc[-n:]) >= bound)
 
 
 def initial_ratio(low=0.0, high=math.inf):
     """Claim on |dW1| / |dW6| of the first batch, before any update (5 x 100 networks)."""
-
-    def test(history):
-        norms = history.initial_grad_norms
-        return bool(norms) and low < gradient_ratio(norms) < high
-
     words = f"{low:g} < |dW1|/|dW6| < {high:g}" if low else f"|dW1|/|dW6| < {high:g}"
-    return Claim(f"at initialisation {words}", test, "initial gradients")
+    return Claim(
+        f"at initialisation {words}",
+        lambda h: bool(h.initial_grad_norms) and low < gradient_ratio(h.initial_grad_norms) < high,
+        "initial gradients",
+    )
 
 
 def initial_norms_below(bound):
     """Claim: every weight gradient of the first batch is smaller than ``bound``."""
-
-    def test(history):
-        norms = history.initial_grad_norms
-        return bool(norms) and all(v < bound for v in norms.values())
-
-    words = f"at initialisation every weight gradient norm < {bound:g}"
-    return Claim(words, test, "initial gradients")
+    return Claim(
+        f"at initialisation every weight gradient norm < {bound:g}",
+        lambda h: max(h.initial_grad_norms.values(), default=math.inf) < bound,
+        "initial gradients",
+    )
 
 
 @dataclass(frozen=True)
@@ -94,20 +75,6 @@ class Preset:
     config: RunConfig
     observation: str
     check: Claim
-
-    @property
-    def label(self):
-        """The settings in short, such as 'relu / 0.01 [40,20] lr=0.1'."""
-        return self.config.label
-
-    @property
-    def claim(self):
-        """The check we apply, in words."""
-        return self.check.text
-
-    def agrees(self, history):
-        """True if the run shows what the seed observed."""
-        return bool(self.check.test(history))
 
 
 SEED = RunConfig(hidden_size_list=(40, 20), learning_rate=0.1, iters_num=2000)
@@ -287,25 +254,9 @@ BATCHNORM_RUNS = [p.name for p in _BATCHNORM_PRESETS]
 PRESETS = {p.name: p for p in [*_SEED_PRESETS, *_GRID_PRESETS, *_DEEP_PRESETS, *_BATCHNORM_PRESETS]}
 
 
-def get_preset(name):
-    """The preset called ``name``; ValueError listing the names if there is none."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown preset {name!r}: choose one of {list(PRESETS)}") from None
-
-
 def find_preset(config):
     """The preset whose settings are ``config``'s (any seed), or None."""
     if config is None:
         return None
-    key = config.without_seeds()
-    for preset in PRESETS.values():
-        if preset.config.without_seeds() == key:
-            return preset
-    return None
-
-
-def run_preset(name, data, *, seed=0, callback=None):
-    """Train the preset called ``name`` on ``data`` with ``seed``; returns the History."""
-    return run(get_preset(name).config.replace(seed=seed), data, callback=callback)
+    settings = config.replace(seed=None, network_seed=None)
+    return next((p for p in PRESETS.values() if p.config.replace(seed=None) == settings), None)

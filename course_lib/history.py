@@ -1,15 +1,15 @@
 """History: what a training run leaves behind, and how it shows itself in a notebook."""
 
 import html
+import json
 import math
-import numbers
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 
-from course_lib.config import RunConfig
+from course_lib.config import NETWORK_FIELDS, RunConfig
 
-# The MIME type of a History's own output in a notebook: ``reproduce`` reads the runs a
-# notebook made back from the executed notebook by it.
+# The MIME type of a History's own output in a notebook: the executed notebook itself holds
+# the runs it made, and ``reproduce`` reads them back from it (frontends show the HTML).
 HISTORY_MIME = "application/vnd.course-lib.history+json"
 
 # A run has diverged when its loss is not finite or exceeds this many times the loss of
@@ -35,14 +35,17 @@ def divergence_message(iteration, loss, learning_rate):
     )
 
 
-def _json_numbers(value, to_json):
-    """NaN and infinities as JSON null (to_json) or null as NaN (from JSON), recursively."""
+def fmt_acc(value):
+    """An accuracy with three decimals, or '-' if there is none (None or NaN)."""
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def _nan_for_null(value):
+    """JSON's null numbers read back as NaN, in the lists and dicts that hold them."""
     if isinstance(value, dict):
-        return {key: _json_numbers(v, to_json) for key, v in value.items()}
+        return {key: _nan_for_null(v) for key, v in value.items()}
     if isinstance(value, list):
-        return [_json_numbers(v, to_json) for v in value]
-    if to_json:
-        return None if isinstance(value, numbers.Real) and not math.isfinite(value) else value
+        return [_nan_for_null(v) for v in value]
     return math.nan if value is None else value
 
 
@@ -50,8 +53,7 @@ def _json_numbers(value, to_json):
 class History:
     """Everything one training run recorded.
 
-    config: the RunConfig the run was trained with (None for a model that is not a
-        MultiLayerNet)
+    config: the RunConfig the run was trained with (None if the model is no MultiLayerNet)
     data: what it was trained on: {'description', 'source', 'n_train', 'n_test'}
     losses: training loss of every iteration (the mini-batch's loss)
     eval_iters: the iterations at which the network was evaluated
@@ -60,8 +62,7 @@ class History:
     initial_grad_norms: {'W1': ..., ...} the same for the first batch, before any update
     status: 'running', 'completed', 'stopped' (by the callback) or 'diverged'
     message: what went wrong or what to know, in one sentence ('' if nothing)
-    dead_since: the evaluation from which every weight gradient was exactly 0 (dead
-        ReLUs: the network cannot learn any more), or None
+    dead_since: the evaluation from which every weight gradient was exactly 0 (dead ReLUs), or None
     run_id: tells two runs apart even when their settings are the same
     """
 
@@ -98,9 +99,8 @@ class History:
     @property
     def x_extent(self):
         """How far an iteration axis should reach: the plan while running, else what ran."""
-        if self.status in ("running", "completed"):
-            return max(self.iters_num, 1)
-        return max(self.iterations_done, 1)
+        planned = self.status in ("running", "completed")
+        return max(self.iters_num if planned else self.iterations_done, 1)
 
     @property
     def final_train_acc(self):
@@ -114,16 +114,15 @@ class History:
 
     def first_iter_above(self, threshold=0.5):
         """First evaluated iteration whose test accuracy exceeds threshold, or None."""
-        for it, acc in zip(self.eval_iters, self.test_acc, strict=False):
-            if acc > threshold:
-                return it
-        return None
+        points = zip(self.eval_iters, self.test_acc, strict=False)
+        return next((it for it, acc in points if acc > threshold), None)
 
     def _facts(self):
         """What the run came to, for summary() and the table a notebook shows."""
         first = self.first_iter_above(0.5)
         return {
-            "final accuracy": f"train {self.final_train_acc:.3f}, test {self.final_test_acc:.3f}",
+            "final accuracy": f"train {fmt_acc(self.final_train_acc)}, test "
+            f"{fmt_acc(self.final_test_acc)}",
             "test > 50% from iter": "-" if first is None else first,
             "time": f"{self.wall_time:.1f} s",
             "status": self.status + (f" ({self.message})" if self.message else ""),
@@ -135,7 +134,8 @@ class History:
 
     def to_dict(self):
         """Plain data of this History, valid strict JSON: NaN and infinities become null."""
-        return _json_numbers(asdict(self), to_json=True)
+        # json writes NaN and infinities (NumPy's too, as floats) as constants, read as null.
+        return json.loads(json.dumps(asdict(self), default=float), parse_constant=lambda _: None)
 
     @classmethod
     def from_dict(cls, data):
@@ -145,26 +145,30 @@ class History:
             values["config"] = RunConfig.from_dict(values["config"])
         for name in _NUMBER_FIELDS:
             if name in values:
-                values[name] = _json_numbers(values[name], to_json=False)
+                values[name] = _nan_for_null(values[name])
         return cls(**values)
 
     @classmethod
     def for_training(cls, network, data, optimizer, **training):
-        """An empty History for ``network`` about to be trained on ``data`` by train()."""
-        config = RunConfig.describe(
-            network,
-            optimizer=getattr(optimizer, "name", type(optimizer).__name__.lower()),
-            learning_rate=optimizer.lr,
-            dataset=getattr(data, "dataset", None),
-            **training,
-        )
+        """An empty History for ``network`` about to be trained on ``data`` by train():
+        its RunConfig read from the network's settings (None if it has none)."""
+        config = None
+        if all(hasattr(network, name) for name in NETWORK_FIELDS):
+            seed = getattr(network, "seed", None)
+            config = RunConfig(
+                **{name: getattr(network, name) for name in NETWORK_FIELDS},
+                network_seed=None if seed == training.get("seed") else seed,
+                optimizer=getattr(optimizer, "name", type(optimizer).__name__.lower()),
+                learning_rate=optimizer.lr,
+                dataset=getattr(data, "dataset", None),
+                **training,
+            )
         grad_norms = {key: [] for key in network.params if key.startswith("W")}
         return cls(config=config, data=describe_data(data), grad_norms=grad_norms)
 
     def note_dead_relus(self, learning_rate):
         """Set ``dead_since`` and say so if every weight gradient was exactly 0 from some
-        evaluation to the end: a hidden layer outputs 0 for every image (dead ReLUs), and no
-        update can change that."""
+        evaluation to the end (dead ReLUs: a hidden layer outputs 0 for every image)."""
         self.dead_since = None
         for k, it in enumerate(self.eval_iters):
             dead = bool(self.grad_norms) and not any(n[k] for n in self.grad_norms.values())
@@ -181,37 +185,28 @@ class History:
 
     @classmethod
     def from_seed_lists(
-        cls,
-        config,
-        train_loss_list,
-        accuracies_train,
-        accuracies_test,
-        plot_interval,
-        *,
-        data=None,
-        wall_time=0.0,
+        cls, config, losses, train_acc, test_acc, plot_interval, *, data=None, wall_time=0.0
     ):
         """A History from the lists the seed's explicit loop fills, for plots and reports.
 
-        config: the RunConfig of the network the loop trained; data: what it trained on;
-        wall_time: how long the loop took, in seconds. A loss that is not finite or
-        above ``loss_limit()`` makes the run 'diverged' at that iteration, as in train()
-        (the seed's loop itself trains on to the end).
+        losses, train_acc, test_acc: its train_loss_list, accuracies_train, accuracies_test;
+        config: the RunConfig the loop trained; data: what on; wall_time: its seconds. A loss
+        that is not finite or above ``loss_limit()`` makes the run 'diverged' there, as in
+        train() (the seed's loop itself trains on to the end).
         """
-        n_evals = len(accuracies_test)
         history = cls(
             config=config,
             data=describe_data(data) if data is not None else {},
-            losses=[float(v) for v in train_loss_list],
-            eval_iters=[plot_interval * (k + 1) for k in range(n_evals)],
-            train_acc=[float(v) for v in accuracies_train],
-            test_acc=[float(v) for v in accuracies_test],
+            losses=[float(v) for v in losses],
+            eval_iters=[plot_interval * (k + 1) for k in range(len(test_acc))],
+            train_acc=[float(v) for v in train_acc],
+            test_acc=[float(v) for v in test_acc],
             wall_time=float(wall_time),
             status="completed",
         )
+        lr = config.learning_rate if config is not None else math.nan
         for i, loss in enumerate(history.losses):
             if not loss <= loss_limit():  # also catches NaN
-                lr = config.learning_rate if config is not None else math.nan
                 history.status = "diverged"
                 history.diverged_at = i + 1
                 history.message = divergence_message(i + 1, loss, lr)
@@ -219,8 +214,6 @@ class History:
         return history
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        # The JSON rides along with what people see, so the executed notebook itself
-        # holds the runs it made; frontends show the HTML and ignore the rest.
         facts = {"run": self.label, "data": self.data.get("description", ""), **self._facts()}
         rows = "".join(
             _HTML_ROW.format(html.escape(k), html.escape(str(v))) for k, v in facts.items()
@@ -235,11 +228,10 @@ class History:
 def describe_data(data):
     """{'description', 'source', 'n_train', 'n_test'} of data as load_mnist() returns it."""
     (x_train, _), (x_test, _) = data
-    n_train, n_test = len(x_train), len(x_test)
-    sizes = f"{n_train:,} train / {n_test:,} test images"
+    sizes = f"{len(x_train):,} train / {len(x_test):,} test images"
     return {
         "description": getattr(data, "description", None) or sizes,
         "source": getattr(data, "source", None),
-        "n_train": n_train,
-        "n_test": n_test,
+        "n_train": len(x_train),
+        "n_test": len(x_test),
     }

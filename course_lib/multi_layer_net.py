@@ -1,11 +1,7 @@
 """MultiLayerNet: the textbook's fully connected network, with checked arguments.
 
-The API is the textbook's (``params``, ``layers``, ``last_layer``, ``predict``,
-``loss``, ``accuracy``, ``gradient``, ``numerical_gradient``), so the seed's training
-loop runs on it unchanged. With ``use_batchnorm=True`` it is the textbook's
-MultiLayerNetExtend without dropout: ``predict`` and ``loss`` take its ``train_flg``.
-``loss_and_gradient`` gives the loss and the gradients from one forward pass, for
-``train()``.
+The API is the textbook's, so the seed's training loop runs on it unchanged; with
+``use_batchnorm=True`` it is the textbook's MultiLayerNetExtend without dropout.
 """
 
 import copy
@@ -44,24 +40,12 @@ def check_weight_init(weight_init_std, name="weight_init_std"):
         for canonical in WEIGHT_INITS:
             if canonical.lower() == key:
                 return canonical
-        names = [*WEIGHT_INITS, *WEIGHT_INIT_ALIASES]
-        raise SettingError(
-            name,
-            f"must be a positive number or one of {', '.join(names)} (any case), "
-            f"got {weight_init_std!r}",
-        )
-    if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real):
-        raise SettingError(
-            name,
-            f"must be a positive number or one of {', '.join(WEIGHT_INITS)}, "
-            f"got {weight_init_std!r}",
-        )
-    return positive_number(name, weight_init_std)
-
-
-def check_activation(activation, name="activation"):
-    """The activation's name in lower case, if it is one of ACTIVATIONS."""
-    return choice(name, activation, list(ACTIVATIONS))
+    elif isinstance(weight_init_std, numbers.Real) and not isinstance(weight_init_std, bool):
+        return positive_number(name, weight_init_std)
+    names = ", ".join([*WEIGHT_INITS, *WEIGHT_INIT_ALIASES])
+    raise SettingError(
+        name, f"must be a positive number or one of {names} (any case), got {weight_init_std!r}"
+    )
 
 
 def check_hidden_sizes(hidden_size_list, name="hidden_size_list"):
@@ -113,7 +97,7 @@ class MultiLayerNet:
             self.input_size = whole_number("input_size", input_size)
             self.output_size = whole_number("output_size", output_size)
             self.hidden_size_list = check_hidden_sizes(hidden_size_list)
-            self.activation = check_activation(activation)
+            self.activation = choice("activation", activation, list(ACTIVATIONS))
             self.weight_init_std = check_weight_init(weight_init_std)
             self.weight_decay_lambda = positive_number(
                 "weight_decay_lambda", weight_decay_lambda, allow_zero=True
@@ -207,11 +191,8 @@ class MultiLayerNet:
         return float(np.sum(y == d) / x.shape[0])
 
     def numerical_gradient(self, x, d):
-        """The gradients of ``loss`` by central differences, keyed like ``params`` (slow).
-
-        With batch normalisation: those of ``loss(x, d, train_flg=True)``, as ``gradient``.
-        Use a float64 network; this one's running averages are left as they were.
-        """
+        """The gradients of ``loss(x, d, train_flg=True)`` by central differences, keyed
+        like ``params`` (slow: use a float64 network). Running averages stay as they were."""
         network = copy.deepcopy(self)  # every loss in training mode moves running averages
 
         def loss_W(W):
@@ -220,12 +201,8 @@ class MultiLayerNet:
         return {key: numerical_gradient(loss_W, param) for key, param in network.params.items()}
 
     def loss_and_gradient(self, x, d):
-        """(loss, gradients) of one batch from one forward and one backward pass.
-
-        The gradients are a dict keyed like ``params``. Batch normalisation uses the
-        batch's statistics (the loss is ``loss(x, d, train_flg=True)``) and moves its
-        running averages, as a training step does.
-        """
+        """(``loss(x, d, train_flg=True)``, gradients keyed like ``params``) from one forward
+        and one backward pass: a training step's (batch norm's running averages move)."""
         loss = self.loss(x, d, train_flg=True)
         dout = self.last_layer.backward(1)
         stack = list(self.layers.values())
@@ -244,17 +221,6 @@ class MultiLayerNet:
         return loss, grads
 
     def gradient(self, x, d):
-        """The gradients of ``loss`` by backpropagation, keyed like ``params``.
-
-        With batch normalisation: those of ``loss(x, d, train_flg=True)``.
-        """
+        """The gradients of ``loss(x, d, train_flg=True)`` by backpropagation, keyed like
+        ``params``."""
         return self.loss_and_gradient(x, d)[1]
-
-    def __repr__(self):
-        sizes = [self.input_size, *self.hidden_size_list, self.output_size]
-        batchnorm = ", use_batchnorm=True" if self.use_batchnorm else ""
-        return (
-            f"MultiLayerNet(sizes={sizes}, activation={self.activation!r}, "
-            f"weight_init_std={self.weight_init_std!r}, dtype={self.dtype.name}, "
-            f"seed={self.seed!r}{batchnorm})"
-        )

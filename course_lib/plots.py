@@ -1,8 +1,7 @@
 """Figures: one helper per kind of figure, all in the seed's ggplot look.
 
-Every helper draws into ``ax`` when given one (the dashboard redraws its own
-axes) and otherwise makes a new figure. Each returns the matplotlib Figure.
-"""
+Each draws into ``ax`` if given (the dashboard redraws its own axes), else into a new
+figure, and returns the matplotlib Figure."""
 
 import itertools
 import textwrap
@@ -62,10 +61,8 @@ def _mark_divergence(ax, history):
 
 @plt.style.context(STYLE)  # the seed's look, whatever the notebook's style
 def accuracy_figure(history, title=None, ax=None):
-    """The seed's figure: training-set and test-set accuracy against iteration.
-
-    The title names the run's settings unless ``title`` is given.
-    """
+    """The seed's figure: training-set and test-set accuracy against iteration (the title
+    names the run's settings unless ``title`` is given)."""
     fig, ax = _axes(ax)
     # Colour and line style given here: axes a notebook made elsewhere get them too.
     styles = itertools.cycle(LINES)
@@ -125,10 +122,13 @@ def loss_figure(history, ax=None):
     return fig
 
 
-def _log_y(ax):
-    """Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight
-    minor ticks per decade make shared axes slow to lay out and hard to read. Call it
-    after drawing: data within two decades gets labels at 1, 2 and 5 of each decade."""
+def _norm_axes(ax, title, xlabel):
+    """Titles, labels and legend of a gradient-norm figure: call it after drawing.
+
+    Log y axis with minor ticks at 2 and 5 only: norms span many decades, and eight minor
+    ticks per decade make shared axes slow to lay out and hard to read. Data within two
+    decades gets labels at 1, 2 and 5 of each decade.
+    """
     ax.set_yscale("log")
     ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
     low, high = ax.get_ylim()
@@ -137,6 +137,11 @@ def _log_y(ax):
         ax.yaxis.set_major_formatter(
             LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
         )
+    _title(ax, title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
+    if ax.lines:
+        _legend_outside(ax)
 
 
 def _positive_points(points):
@@ -155,29 +160,22 @@ def _layer_tick_labels(keys):
 def gradient_flow_compare_figure(norms_by_label, title="gradient flow", ax=None):
     """Gradient norm of each weight matrix (log y) against the layer, one line per entry.
 
-    norms_by_label: {label: {'W1': norm, 'W2': norm, ...}}, e.g. several runs at
-    initialisation. Zero or non-finite norms are left out (a log axis cannot show them)
-    and counted in the legend.
+    norms_by_label: {label: {'W1': norm, ...}}. Zero or non-finite norms are left out (a log
+    axis cannot show them) and counted in the legend.
     """
     fig, ax = _axes(ax)
     keys = weight_keys_in_order(max(norms_by_label.values(), key=len, default={}))
-    positions = {key: i for i, key in enumerate(keys)}
     for (label, norms), style in zip(norms_by_label.items(), itertools.cycle(LINES), strict=False):
         layer_keys = weight_keys_in_order(norms)
-        xs, ys = _positive_points((positions[k], norms[k]) for k in layer_keys)
+        xs, ys = _positive_points((keys.index(k), norms[k]) for k in layer_keys)
         missing = len(layer_keys) - len(xs)
         if missing:
             label = f"{label} ({missing} zero norm{'s' if missing > 1 else ''} not shown)"
         if xs:
             ax.plot(xs, ys, marker="o", label=label, **style)
-    _log_y(ax)
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels(_layer_tick_labels(keys))
-    ax.set_xlabel("weight matrix (layer)")
-    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
-    _title(ax, title)
-    if ax.lines:
-        _legend_outside(ax)
+    _norm_axes(ax, title, "weight matrix (layer)")
     return fig
 
 
@@ -187,16 +185,15 @@ def gradient_flow_figure(history, ax=None, title=None):
     nearest to iteration 100 and at the last one: one line per moment."""
     moments = {}
     if history.initial_grad_norms:
-        moments["initialisation"] = dict(history.initial_grad_norms)
+        moments["initialisation"] = history.initial_grad_norms
     if history.eval_iters:
         iters = np.asarray(history.eval_iters)
         for index in dict.fromkeys([int(np.argmin(np.abs(iters - 100))), len(iters) - 1]):
             end = " (end)" if index == len(iters) - 1 else ""
             norms = {key: values[index] for key, values in history.grad_norms.items()}
             moments[f"iter {iters[index]}{end}"] = norms
-    fig = gradient_flow_compare_figure(
-        moments, title=title or f"gradient flow: {history.label}", ax=ax
-    )
+    title = title or f"gradient flow: {history.label}"
+    fig = gradient_flow_compare_figure(moments, title=title, ax=ax)
     _mark_divergence(fig.axes[0] if ax is None else ax, history)
     return fig
 
@@ -220,13 +217,8 @@ def gradient_norms_figure(history, ax=None, title=None):
         xs, ys = _positive_points(points)
         if xs:
             ax.plot(xs, ys, color=color, linestyle=dash, label=label.replace("\n", " "))
-    _log_y(ax)
-    _title(ax, title or f"gradient norms: {history.label}")
-    ax.set_xlabel("iter")
-    ax.set_ylabel("gradient norm ‖∂L/∂W‖")
     ax.set_xlim(0, history.x_extent)
-    if ax.lines:
-        _legend_outside(ax)
+    _norm_axes(ax, title or f"gradient norms: {history.label}", "iter")
     _mark_divergence(ax, history)
     return fig
 
@@ -241,11 +233,9 @@ HISTOGRAM_BINS = 30
 def activation_histograms_figure(snapshots, activation, fig=None, title=None):
     """Histograms of each hidden layer's outputs: a column per layer, a row per snapshot.
 
-    snapshots: {name: [outputs of layer 1, layer 2, ...]}, e.g. {"initialisation": ...,
-    "after training": ...} from ``diagnostics.activation_snapshot``.
-    activation: 'sigmoid' (range [0, 1]), 'tanh' ([-1, 1]) or 'relu' ([0, the 99th
-    percentile of the positive outputs]; the share of outputs that are exactly 0 is
-    written in the panel and left out of the bars).
+    snapshots: {name: [outputs of layer 1, ...]} (``diagnostics.activation_snapshot``).
+    activation: 'sigmoid' ([0, 1]), 'tanh' ([-1, 1]) or 'relu' (0 to the 99th percentile of
+    the positive outputs; the share of exact zeros is written in the panel, not drawn).
     Bars are the fraction of all outputs of that layer. Draws into ``fig`` if given.
     """
     if not snapshots:
@@ -286,8 +276,7 @@ def _histogram_panel(ax, outputs, activation):
     if activation == "relu":
         zeros = float(np.mean(values == 0)) if values.size else 0.0
         values = values[values > 0]
-        upper = float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
-        lo, hi = 0.0, upper if upper > 0 else 1.0
+        lo, hi = 0.0, float(np.quantile(values, RELU_QUANTILE)) if values.size else 1.0
         note = f"exactly 0: {zeros:.0%}\nrange 0 … {hi:.2g}"
         ax.text(0.97, 0.95, note, transform=ax.transAxes, **NOTE)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))

@@ -2,11 +2,7 @@
 
 Each notebook runs in a fresh kernel with one BLAS thread; the runs it made are read back
 from the executed notebook (``results``) and written with it, its figures and
-``runs.json`` beside ``report.md``. Nothing is lost: the report is built in a folder
-beside ``--out`` and moved in only when complete (a failure, a full disk or Ctrl-C leave
-the previous report as it was), a lock keeps a second reproduce out, and a file the user
-changed since reproduce wrote it (``.course-lib-report.json`` keeps each file's SHA-256)
-is kept: the new file takes a free name beside it.
+``runs.json`` beside ``report.md``, into a folder that loses nothing (``safe_files``).
 """
 
 import base64
@@ -21,37 +17,21 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from pathlib import Path
 
 from course_lib import coursework
 from course_lib.data.mnist import SOURCES
 from course_lib.results import notebook_runs, run_rows, table
-from course_lib.safe_files import (
-    CannotWrite,
-    FolderNames,
-    OutputFolderError,
-    commit,
-    previous_files,
-    workspace,
-)
-from course_lib.validation import positive_number, whole_number
+from course_lib.safe_files import CannotWrite, OutputFolderError, folder_content
+from course_lib.validation import choice, positive_number, whole_number
 
 # Seconds a cell may run: the longest cell (in 04) took 15 s on the bundled sample on
 # a busy 2-core machine; full MNIST has a 5x larger test set, and a hub gives each
 # student a quarter of a core.
-DEFAULT_TIMEOUT = 300
+CELL_TIMEOUT = 300
 # One thread for any BLAS a kernel loads: threads change the order of the sums, so the
 # numbers would depend on --jobs, the core count or the user's own settings.
 ONE_BLAS_THREAD = dict.fromkeys(["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"], "1")
-
-
-def _check_not_the_notebooks(out_dir, notebooks_dir):
-    if out_dir.resolve() == Path(notebooks_dir).resolve():
-        raise OutputFolderError(
-            f"{out_dir} is the folder the notebooks are read from; the executed copies would "
-            "replace them. Choose another folder with --out"
-        )
 
 
 def _failure(exc, cells, index, timeout):
@@ -73,8 +53,7 @@ def _failure(exc, cells, index, timeout):
 
 
 def _figures(nb):
-    """(PNG bytes, caption) of each figure: the caption names the section and cell it is
-    in, and the runs that cell showed."""
+    """(PNG bytes, caption) of each figure: its section, its cell and the runs it shows."""
     section = ""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -89,16 +68,11 @@ def _figures(nb):
                 yield base64.b64decode(output["data"]["image/png"]), caption
 
 
-class _Stopped(Exception):
-    """Ctrl-C in reproduce: a notebook stops before its next cell."""
-
-
 class Kernels:
     """Notebooks executed each in a fresh kernel, and Ctrl-C for the running ones.
 
-    env: the kernels' environment, or a function of a notebook's folder giving it.
-    options: more NotebookClient options (``grade`` lets errors through and interrupts a
-    cell that times out); an ``on_cell_executed`` among them runs after the bar's update.
+    env: the kernels' environment, or a function of a notebook's folder giving it;
+    options: more NotebookClient options (an ``on_cell_executed`` runs after the bar's).
     """
 
     def __init__(self, env, timeout, bar, **options):
@@ -116,8 +90,8 @@ class Kernels:
         where = {"cell": None}
 
         def on_cell_start(cell, cell_index):
-            if self.stop.is_set():
-                raise _Stopped
+            if self.stop.is_set():  # Ctrl-C: reproduce ends, this record is not reported
+                raise RuntimeError("stopped by Ctrl-C")
             where["cell"] = cell_index
             with self.lock:
                 self.busy[name] = client
@@ -142,8 +116,6 @@ class Kernels:
             # The kernel's own log (its TCP transport, a Ctrl-C while it starts or shuts
             # down) is not for students: what a cell prints reaches the notebook anyway.
             client.execute(env=env, stderr=subprocess.DEVNULL)
-        except _Stopped:
-            record["error"] = "stopped by Ctrl-C"
         except Exception as exc:  # any failure is this notebook's row, not the report's end
             record["error"] = _failure(exc, nb.cells, where["cell"], self.timeout)
         finally:
@@ -167,8 +139,8 @@ class Kernels:
 def default_jobs():
     """Notebooks executed at once by default: two on two cores or more, else one."""
     # sched_getaffinity: the cores this process may use (Linux)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return 2 if (cores or os.cpu_count() or 1) >= 2 else 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2, cores or 1)
 
 
 def execute_notebooks(books, env, timeout, jobs, **options):
@@ -182,13 +154,12 @@ def execute_notebooks(books, env, timeout, jobs, **options):
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reproduce") as pool,
     ):
         kernels = Kernels(env, timeout, bar, **options)
-        futures = [pool.submit(kernels.run, book) for book in books]
-        try:
+        try:  # also around submit: a Ctrl-C there must stop the notebooks already submitted
+            futures = [pool.submit(kernels.run, book) for book in books]
             return [future.result() for future in futures]
         except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
             kernels.interrupt()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
@@ -212,41 +183,26 @@ def _load_books(paths, shipped):
         if not shipped and coursework.is_changed(nb):
             changed.append(path.name)
         books.append((path.name, nb, path.parent, None))
-    if changed:
-        print(
-            f"changed since shipped: {', '.join(changed)} (reporting them as they are; "
-            "--shipped runs the shipped versions)",
-            file=sys.stderr,
-        )
     return books, changed
 
 
-def _environment():
-    """What decides the numbers besides the notebooks: versions and BLAS threads."""
+def _report_text(executed, rows, source, changed, runs_name):
+    """report.md: the versions and BLAS that decide the numbers, the notebooks, runs, figures."""
     import numpy as np
     from threadpoolctl import threadpool_info
 
-    try:
-        own = metadata.version("course-lib")
-    except metadata.PackageNotFoundError:
-        own = "not installed"
+    own = coursework.installed_version() or "not installed"
     blas = [
         f"{i['internal_api']} {i['version']}" for i in threadpool_info() if i["user_api"] == "blas"
     ]
-    return (
-        f"The notebooks ran each in a fresh kernel with 1 BLAS thread: python "
-        f"{platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
-        f"BLAS: {', '.join(blas) or 'unknown'}."
-    )
-
-
-def _report_text(executed, rows, source, changed, runs_name):
     lines = [
         "# Reproduction report: 2-1 演習 勾配消失問題",
         "",
         f"Made by `python -m course_lib reproduce` on {time.strftime('%Y-%m-%d %H:%M')}, "
         f"data source `{source}`. Executed notebooks are next to this file; every run is "
-        f"in `{runs_name}`. {_environment()}",
+        f"in `{runs_name}`. The notebooks ran each in a fresh kernel with 1 BLAS thread: "
+        f"python {platform.python_version()}, numpy {np.__version__}, course_lib {own}, "
+        f"BLAS: {', '.join(blas) or 'unknown'}.",
         "",
     ]
     if changed:
@@ -272,64 +228,46 @@ def _report_text(executed, rows, source, changed, runs_name):
     return "\n".join(lines)
 
 
-def _write_report(staging, executed, rows, source, changed, names):
-    """Every file of the report into ``staging``, under the names ``names`` gives."""
+def _write_report(folder, executed, rows, source, changed):
+    """Every file of the report into ``folder`` (a FolderContent); the report's name."""
     import nbformat
 
-    try:
-        for record in executed:
-            record["figures"] = []
-            if record["nb"] is None:
-                continue
-            nbformat.write(record["nb"], staging / names.place(record["name"]))
-            stem = Path(record["name"]).stem
-            for k, (png, caption) in enumerate(_figures(record["nb"]), start=1):
-                name = names.place(f"figures/{stem}_{k:02d}.png")
-                record["figures"].append((name, caption))
-                (staging / "figures").mkdir(exist_ok=True)
-                (staging / name).write_bytes(png)
-        runs_name = names.place("runs.json")
-        runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
-        text = json.dumps(runs, ensure_ascii=False, allow_nan=False)
-        (staging / runs_name).write_text(text, "utf-8")
-        text = _report_text(executed, rows, source, changed, runs_name)
-        (staging / names.place("report.md")).write_text(text, "utf-8")
-    except OSError as exc:
-        raise CannotWrite(
-            f"cannot write the report ({exc.strerror or exc}); the previous report is "
-            "unchanged and nothing else was written"
-        ) from None
+    for record in executed:
+        record["figures"] = []
+        if record["nb"] is None:
+            continue
+        folder.write(record["name"], nbformat.writes(record["nb"]) + "\n")
+        stem = Path(record["name"]).stem
+        for k, (png, caption) in enumerate(_figures(record["nb"]), start=1):
+            name = folder.write(f"figures/{stem}_{k:02d}.png", png)
+            record["figures"].append((name, caption))
+    runs = [{"notebook": r["name"], **h.to_dict()} for r in executed for h in r["runs"]]
+    runs_name = folder.write("runs.json", json.dumps(runs, ensure_ascii=False, allow_nan=False))
+    text = _report_text(executed, rows, source, changed, runs_name)
+    return folder.write("report.md", text)
 
 
 def reproduce(
-    out_dir="report",
-    source="sample",
-    notebooks=None,
-    shipped=False,
-    timeout=DEFAULT_TIMEOUT,
-    jobs=None,
+    out="report", source="sample", notebooks=None, shipped=False, timeout=CELL_TIMEOUT, jobs=None
 ):
-    """Execute every notebook and write ``out_dir/report.md``; returns the report's path.
+    """Execute every notebook and write ``out/report.md``; returns the report's path.
 
-    notebooks: the folder of the notebooks (default: those shipped with the package);
-    shipped=True runs them as shipped even if they were edited since.
-    timeout: seconds a cell may run before its notebook counts as failed.
-    jobs: notebooks executed at once (default: two on two cores or more, else one).
-    ``source`` is passed to the notebooks' ``load_mnist()`` through
-    ``COURSE_LIB_MNIST_SOURCE`` ('sample' is the bundled data, 'auto' tries the full
-    MNIST first). A notebook that fails is a row of the report, which is written all
-    the same; then RuntimeError names the failed notebooks. CannotWrite if the report
-    cannot be written; the previous report is then as it was.
+    source: the notebooks' ``load_mnist()`` source; notebooks: their folder (default: the
+    shipped ones), run as shipped with shipped=True; timeout: seconds a cell may run; jobs:
+    notebooks at once (default_jobs()). A failed notebook is a row of the report, then
+    RuntimeError names it; CannotWrite leaves the previous report as it was.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    source = choice("source", source, SOURCES)
     jobs = whole_number("jobs", default_jobs() if jobs is None else jobs)
     timeout = positive_number("timeout", timeout)
     paths = coursework.find_notebooks(notebooks)
-    out_dir = Path(out_dir)
-    with workspace(out_dir) as staging:
-        _check_not_the_notebooks(out_dir, paths[0].parent)
-        names = FolderNames(out_dir, previous_files(out_dir))
+    out_dir = Path(out)
+    if out_dir.resolve() == paths[0].parent.resolve():
+        raise OutputFolderError(
+            f"{out_dir} is the folder the notebooks are read from; the executed copies would "
+            "replace them. Choose another folder with --out"
+        )
+    with folder_content(out_dir) as folder:
         books, changed = _load_books(paths, shipped)
         env = {**os.environ, **ONE_BLAS_THREAD, "COURSE_LIB_MNIST_SOURCE": source}
         env.pop("MPLBACKEND", None)  # the kernels draw inline
@@ -337,16 +275,21 @@ def reproduce(
         executed = execute_notebooks(books, env, timeout, jobs)
         elapsed = time.perf_counter() - start
         rows = run_rows(executed)
-        _write_report(staging, executed, rows, source, changed, names)
-        commit(staging, out_dir, names.ours)
+        try:
+            report = out_dir / _write_report(folder, executed, rows, source, changed)
+            folder.commit()
+        except OSError as exc:
+            raise CannotWrite(
+                f"cannot write the report ({exc.strerror or exc}); the previous report is "
+                "unchanged and nothing else was written"
+            ) from None
 
-    report = out_dir / names.moved.get("report.md", "report.md")
     counts = {v: sum(1 for row in rows if row["_agrees"] is v) for v in (True, False, None)}
     print(
         f"report: {report} ({len(executed)} notebooks in {elapsed:.1f} s, {len(rows)} runs: "
         f"{counts[True]} agree with the seed, {counts[False]} do not, {counts[None]} unchecked)"
     )
-    for line in names.kept():
+    for line in folder.kept.values():
         print(line)
     failed = [r["name"] for r in executed if r["error"]]
     if failed:

@@ -1,23 +1,16 @@
-"""How runs made in a notebook reach the report: read back, judged, and tabled.
-
-A History shows itself in a notebook with its own output type (``HISTORY_MIME``) next to
-the text and HTML people see, so an executed notebook holds every run it displayed.
-Nothing is written on the side and no environment variable changes what a notebook
-does: the report reads the notebook it executed.
-"""
+"""How runs made in a notebook reach the report: read back from its outputs, judged, tabled."""
 
 import json
 from pathlib import Path
 
 from course_lib.experiments import find_preset
-from course_lib.history import HISTORY_MIME, History
+from course_lib.history import HISTORY_MIME, History, fmt_acc
 
 
 def notebook_runs(nb):
-    """The Histories a notebook displayed, in order, each once (by its run_id).
+    """The Histories a notebook (nbformat or dict) displayed, in order, each once (by run_id).
 
-    ``nb`` is an nbformat notebook (or its dict). A run shown twice keeps its place of
-    first display and the data of its last (a live run displayed again when done).
+    A run shown twice keeps its place of first display and the data of its last.
     """
     runs = {}
     for cell in nb["cells"]:
@@ -32,36 +25,21 @@ def notebook_runs(nb):
     return list(runs.values())
 
 
-def verdict(history):
-    """(preset or None, True / False / None): the claim for the run's settings, and its result.
-
-    None as result means no preset has these settings (nothing to check), or the run did
-    not complete (a stopped run cannot show what a full one would).
-    """
-    preset = find_preset(history.config)
-    if preset is None or history.status != "completed":
-        return preset, None
-    return preset, preset.agrees(history)
-
-
-def _fmt(value):
-    return "-" if value is None or value != value else f"{value:.3f}"
-
-
 def run_rows(executed):
-    """One dict per run of every executed notebook, as the report's table shows it.
-
-    executed: [{'name': notebook file name, 'runs': [History, ...]}, ...]
-    """
+    """One dict per run of ``executed`` ([{'name': notebook file, 'runs': [History]}]) as the
+    report's table shows it, with the claim for its settings and whether it holds (``_agrees``,
+    None if none applies)."""
     rows = []
     for record in executed:
         for history in record["runs"]:
-            preset, agrees = verdict(history)
+            preset = find_preset(history.config)
+            agrees = None
             if preset is None:
                 mark = "- (no claim for these settings)"
-            elif agrees is None:
+            elif history.status != "completed":  # it cannot show what a full run would
                 mark = f"- (run {history.status})"
             else:
+                agrees = bool(preset.check.test(history))
                 mark = "yes" if agrees else "**no**"
                 # A check of the first batch only says nothing about what the run learned.
                 if "accuracy" not in preset.check.covers.split("+"):
@@ -72,12 +50,12 @@ def run_rows(executed):
                     "notebook": Path(record["name"]).stem,
                     "run": history.label,
                     "data": history.data.get("description", ""),
-                    "final train-batch acc": _fmt(history.final_train_acc),
-                    "final test acc": _fmt(history.final_test_acc),
+                    "final train-batch acc": fmt_acc(history.final_train_acc),
+                    "final test acc": fmt_acc(history.final_test_acc),
                     "first iter > 50 % test": first if first is not None else "-",
                     "preset": preset.name if preset else "-",
                     "seed's observation": preset.observation if preset else "",
-                    "our check": preset.claim if preset else "",
+                    "our check": preset.check.text if preset else "",
                     "check covers": preset.check.covers.replace("+", " + ") if preset else "",
                     "agrees": mark,
                     "_agrees": agrees,

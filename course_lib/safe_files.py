@@ -1,9 +1,8 @@
 """Writing files without losing any: the rules ``run``, ``notebooks`` and ``reproduce`` share.
 
-A file is written whole or not at all (a temporary file renamed into place, or removed
-when the disk is full); a file that is there is never overwritten unless this package
-wrote it and nobody changed it since; a folder written as a whole (a report) is built
-beside its place under a lock and moved in only when complete.
+A file is written whole or not at all; a file that is there is never overwritten unless
+this package wrote it and nobody changed it since; a folder written as a whole (a report)
+is built beside its place under a lock and moved in only when complete.
 """
 
 import contextlib
@@ -27,10 +26,8 @@ MANIFEST = ".course-lib-report.json"
 
 
 class CannotWrite(OSError):
-    """A file could not be written (a full disk or quota, a read-only folder).
-
-    Whoever raises it has left nothing half-written behind; the message says where.
-    """
+    """A file could not be written (a full disk or quota, a read-only folder); nothing
+    half-written is left behind, and the message says where."""
 
 
 class OutputFolderError(ValueError):
@@ -47,87 +44,41 @@ def numbered(path, n):
     return path if n == 1 else path.with_name(f"{path.stem} ({n}){path.suffix}")
 
 
-def check_writable(folder):
-    """Raise CannotWrite unless a file can be written in ``folder``.
-
-    The probe is an unnamed temporary file of its own, so two programs checking the
-    same folder at once never meet.
-    """
+def writable_folder(folder):
+    """``folder`` as a Path, made if it is not there; ValueError if it is a file,
+    CannotWrite unless a file can be written in it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file, not a folder; choose a folder")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # An unnamed probe: two programs checking the same folder at once never meet.
         with tempfile.TemporaryFile(dir=folder) as probe:
             probe.write(b"x")
             probe.flush()
     except OSError as exc:
         raise CannotWrite(f"cannot write in {folder} ({exc.strerror or exc})") from None
+    return folder
 
 
-def save_new(path, data):
-    """Write ``data`` to ``path``, or to 'name (2).ext' ... if taken; returns the path.
-
-    Each file is created exclusively, so two programs at once never write over each
-    other; a write that fails (a full disk) removes its own file and raises CannotWrite.
-    """
+def claim_free_name(path):
+    """Create the first free one of path, 'name (2).ext', ... empty and exclusively, so
+    two writers at once never take the same; returns it."""
     n = 1
     while True:
-        candidate = numbered(path, n)
         try:
-            with open(candidate, "xb") as out:
-                try:
-                    out.write(data)
-                except OSError:
-                    candidate.unlink()
-                    raise
-            return candidate
+            os.close(os.open(numbered(path, n), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return numbered(path, n)
         except FileExistsError:
             n += 1
-        except OSError as exc:
-            raise CannotWrite(f"cannot write {candidate} ({exc.strerror or exc})") from None
 
 
-def write_copy(source, target, replaces=None):
-    """Copy the file ``source`` to ``target`` through a temporary file renamed into place.
+def write_file(path, data, replaces=None):
+    """Write the bytes ``data`` to ``path`` whole (a temporary file renamed) or not at all.
 
-    ``target`` is never seen half-written; a copy that fails leaves nothing and raises
-    CannotWrite. replaces: the SHA-256 that ``target`` must still have just before the
-    rename; if it changed (an autosave meanwhile) or is gone, it is left as it is and
-    the result is False. Otherwise True.
-    """
-    target = Path(target)
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-        ) as out:
-            temporary = Path(out.name)
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        if replaces is not None and _digest_or_none(target) != replaces:
-            temporary.unlink()
-            return False
-        os.replace(temporary, target)
-    except OSError as exc:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
-        raise CannotWrite(f"cannot write {target} ({exc.strerror or exc})") from None
-    return True
-
-
-def _digest_or_none(path):
-    try:
-        return sha256(path)
-    except FileNotFoundError:
-        return None
-
-
-def write_new(path, data):
-    """Write the bytes ``data`` to ``path``, a new file, whole or not at all.
-
-    A temporary file beside it is linked into place (a link never replaces a file, so two
-    writers never meet) and removed; like any temporary file, it is readable by its owner
-    only. FileExistsError if ``path`` exists; CannotWrite if it cannot be written (a full
-    disk), leaving nothing behind.
+    Returns the path written: the first free one of path, 'name (2).ext', ... or, given
+    ``replaces``, ``path`` if it still has that SHA-256 (else None: an autosave meanwhile
+    is kept). CannotWrite if it cannot be written, leaving nothing behind.
     """
     path = Path(path)
     temporary = None
@@ -139,9 +90,13 @@ def write_new(path, data):
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        raise
+        if replaces is None:
+            path = claim_free_name(path)
+        elif not path.is_file() or sha256(path) != replaces:
+            return None
+        shutil.copymode(path, temporary)  # the permissions of a file made as usual
+        os.replace(temporary, path)
+        return path
     except OSError as exc:
         raise CannotWrite(f"cannot write {path} ({exc.strerror or exc})") from None
     finally:
@@ -149,11 +104,9 @@ def write_new(path, data):
             temporary.unlink(missing_ok=True)
 
 
-def previous_files(out_dir):
-    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty).
-
-    OutputFolderError if it is a file, or a folder with files but no manifest.
-    """
+def _previous_files(out_dir):
+    """{name: SHA-256} of the files written into ``out_dir`` before ({} if new or empty);
+    OutputFolderError if it is a file, or a folder with files but no manifest."""
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputFolderError(f"{out_dir} is a file, not a folder; choose a folder with --out")
     if not out_dir.is_dir() or not any(out_dir.iterdir()):
@@ -174,20 +127,83 @@ def previous_files(out_dir):
     return dict.fromkeys(files) if isinstance(files, list) else files
 
 
-@contextlib.contextmanager
-def workspace(out_dir):
-    """Lock ``out_dir`` and yield an empty folder beside it to build its new content in.
+class FolderContent:
+    """The new content of ``out_dir``: built in ``staging`` beside it by ``write()``,
+    moved in by ``commit()``. Old files unchanged since written (the manifest keeps their
+    SHA-256) are ``ours`` to replace; any other keeps its name, the new one takes 'name (2)'.
+    """
 
-    CannotWrite first if that content could not be built there and moved in. The lock
-    is an flock, which the system drops when the process ends, however it ends; a
-    second writer of the same folder gets OutputFolderError naming the first.
+    def __init__(self, out_dir, staging):
+        self.out_dir = out_dir
+        self.staging = staging
+        self.ours = set()  # old files that commit() may replace or remove
+        self.kept = {}  # {name: the line that says why it is left as the user had it}
+        for name, digest in _previous_files(out_dir).items():
+            target = (out_dir / name).resolve()
+            # Only files inside out_dir: a manifest edited to point elsewhere replaces nothing.
+            inside = target.is_relative_to(out_dir.resolve()) and target.is_file()
+            if inside and digest is not None and sha256(target) == digest:
+                self.ours.add(name)
+            elif os.path.lexists(out_dir / name):
+                self.kept[name] = f"kept {name} (changed since reproduce wrote it)"
+
+    def write(self, name, data):
+        """Write ``data`` (bytes or text) as the file ``name`` (a relative POSIX path);
+        returns the name it was given."""
+        n = 1
+        given = name
+        while (self.staging / given).exists() or (
+            given not in self.ours and os.path.lexists(self.out_dir / given)
+        ):
+            n += 1
+            given = str(numbered(PurePosixPath(name), n))
+        if given != name:
+            why = "changed since reproduce wrote it" if name in self.kept else "not ours"
+            self.kept[name] = f"kept {name} ({why}; the new one is {given})"
+        (self.staging / given).parent.mkdir(parents=True, exist_ok=True)
+        (self.staging / given).write_bytes(data.encode() if isinstance(data, str) else data)
+        return given
+
+    def commit(self):
+        """Move every new file into ``out_dir`` with a manifest of their digests, and
+        remove the old files of ours that no new one replaced."""
+        made = {
+            path.relative_to(self.staging).as_posix(): sha256(path)
+            for path in self.staging.rglob("*")
+            if path.is_file()
+        }
+        (self.staging / MANIFEST).write_text(json.dumps({"files": made}, indent=1), "utf-8")
+        # Ctrl-C waits for these few renames: the folder is never half old, half new.
+        in_main = threading.current_thread() is threading.main_thread()
+        received = []
+        previous = signal.signal(signal.SIGINT, lambda *_: received.append(1)) if in_main else None
+        try:
+            for name in made:
+                (self.out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.staging / name, self.out_dir / name)
+            for name in self.ours - set(made):
+                (self.out_dir / name).unlink(missing_ok=True)
+            os.replace(self.staging / MANIFEST, self.out_dir / MANIFEST)
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def folder_content(out_dir):
+    """Lock ``out_dir`` and yield its new FolderContent, built beside it.
+
+    CannotWrite if it could not be built there and moved in; OutputFolderError if the
+    folder is not ours to write, or a second writer holds its lock (an flock: the system
+    drops it when the process ends, however it ends).
     """
     parent, name = out_dir.resolve().parent, out_dir.resolve().name  # also for --out .
     try:
-        parent.mkdir(parents=True, exist_ok=True)
         for folder in (parent, out_dir) if out_dir.is_dir() else (parent,):
-            check_writable(folder)
-    except OSError as exc:
+            writable_folder(folder)
+    except CannotWrite as exc:
         raise CannotWrite(f"{exc}; nothing was run") from None
     if out_dir.is_dir() and os.stat(out_dir).st_dev != os.stat(parent).st_dev:
         raise OutputFolderError(
@@ -215,86 +231,7 @@ def workspace(out_dir):
         shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
         try:
             staging.mkdir()
-            yield staging
+            yield FolderContent(out_dir, staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             lock_path.unlink(missing_ok=True)  # while still held
-
-
-class FolderNames:
-    """Where each new file goes in ``out_dir``, and which old files it replaces.
-
-    previous: {name: SHA-256} of the files written there before. Those nobody changed
-    since are ``ours`` to replace; any other file keeps its name, and the new file takes
-    a free one: 'name (2).ext', 'name (3).ext' ...
-    """
-
-    def __init__(self, out_dir, previous):
-        self.out_dir, self.previous, self.moved, self._taken = out_dir, previous, {}, set()
-        self.ours = set()
-        for name, digest in previous.items():
-            target = (out_dir / name).resolve()
-            # Only files inside out_dir: a manifest edited to point elsewhere replaces nothing.
-            if target.is_relative_to(out_dir.resolve()) and target.is_file():
-                if digest is not None and sha256(target) == digest:
-                    self.ours.add(name)
-
-    def place(self, name):
-        """The name to write the new file ``name`` (a relative POSIX path) under."""
-        n, candidate = 1, name
-        while candidate in self._taken or (
-            candidate not in self.ours and os.path.lexists(self.out_dir / candidate)
-        ):
-            n += 1
-            candidate = str(numbered(PurePosixPath(name), n))
-        self._taken.add(candidate)
-        if candidate != name:
-            self.moved[name] = candidate
-        return candidate
-
-    def kept(self):
-        """One line for each file left as the user had it."""
-        lines = [
-            f"kept {name} (changed since reproduce wrote it)"
-            for name in sorted(set(self.previous) - self.ours - set(self.moved))
-            if os.path.lexists(self.out_dir / name)
-        ]
-        for name, new in self.moved.items():
-            why = "changed since reproduce wrote it" if name in self.previous else "not ours"
-            lines.append(f"kept {name} ({why}; the new one is {new})")
-        return lines
-
-
-def commit(staging, out_dir, ours):
-    """Move every file of ``staging`` into ``out_dir`` with a manifest of their digests,
-    and remove the old files ``ours`` that no new one replaced.
-
-    Ctrl-C waits for these few renames: the folder is never half old, half new. A full
-    disk is found before anything moves (CannotWrite).
-    """
-    try:
-        made = {
-            path.relative_to(staging).as_posix(): sha256(path)
-            for path in staging.rglob("*")
-            if path.is_file()
-        }
-        (staging / MANIFEST).write_text(json.dumps({"files": made}, indent=1), "utf-8")
-    except OSError as exc:
-        raise CannotWrite(
-            f"cannot write the report ({exc.strerror or exc}); the previous report is unchanged"
-        ) from None
-    in_main = threading.current_thread() is threading.main_thread()
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda *_: received.append(1)) if in_main else None
-    try:
-        for name in made:
-            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, out_dir / name)
-        for name in ours - set(made):
-            (out_dir / name).unlink(missing_ok=True)
-        os.replace(staging / MANIFEST, out_dir / MANIFEST)
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt

@@ -2,14 +2,12 @@
 
 The protocol is the seed's: random mini-batches drawn with replacement, an update rule
 (SGD by default), and every ``eval_interval`` iterations the accuracy on the current
-batch and on the whole test set. The notebooks, the dashboard, the CLI and the tests
-all train through this function.
+batch and on the whole test set. Everything that trains goes through ``train()``.
 
-One speed trick earns its place (it saves 20 % of the CPU time of a run of the seed's
-protocol, measured): up to 8 evaluation points are kept as copies of the network and
-evaluated together, their first products sharing one wide product
-``x_test @ [W1 | W1 | ...]``, which BLAS computes faster per column than one product
-per point. So the callbacks hear a group's points in order, a little later.
+One speed trick earns its place (20 % of a run of the seed's protocol, measured): up to 8
+evaluation points are kept as copies of the network and evaluated together, their first
+products sharing one wide product ``x_test @ [W1 | W1 | ...]``; so the callbacks hear a
+group's points in order, a little later.
 """
 
 import copy
@@ -22,8 +20,6 @@ from course_lib.common.optimizer import SGD
 from course_lib.history import History, divergence_message, loss_limit
 from course_lib.multi_layer_net import MultiLayerNet
 from course_lib.validation import SettingError, check_data, whole_number
-
-PROGRESS_EVERY = 50
 
 # A group: at most GROUP_POINTS points within GROUP_ITERATIONS iterations (a callback,
 # such as a Stop button, hears each point soon) and about GROUP_BYTES of copies.
@@ -68,7 +64,13 @@ def train(
             data, network.input_size, network.output_size, network.dtype
         )
         settings = _check_settings(len(x_train), iters_num, batch_size, eval_interval, seed)
-        optimizer = _make_optimizer(optimizer, learning_rate)
+        if optimizer is None:
+            optimizer = SGD(lr=0.1 if learning_rate is None else learning_rate)
+        elif learning_rate is not None or not hasattr(optimizer, "update"):
+            raise ValueError(
+                "give either learning_rate= or optimizer=, an object with update(params, "
+                f"grads) such as SGD(lr=0.1), not both; got {optimizer=}, {learning_rate=}"
+            )
     except ValueError as exc:
         # The message says what to change: no traceback through the checks' own frames.
         raise exc.with_traceback(None) from None
@@ -134,17 +136,6 @@ def _check_settings(train_size, iters_num, batch_size, eval_interval, seed):
         "eval_interval": whole_number("eval_interval", eval_interval),
         "seed": None if seed is None else whole_number("seed", seed, minimum=0),
     }
-
-
-def _make_optimizer(optimizer, learning_rate):
-    if optimizer is None:
-        return SGD(lr=0.1 if learning_rate is None else learning_rate)
-    if learning_rate is not None or not hasattr(optimizer, "update"):
-        raise ValueError(
-            "give either learning_rate= or optimizer=, an object with update(params, grads) "
-            f"such as SGD(lr=0.1), not both; got {optimizer=}, {learning_rate=}"
-        )
-    return optimizer
 
 
 def _norms(grad):
@@ -253,25 +244,18 @@ def run(config, data, *, callback=None, network=None):
     if loaded is not None and config.dataset is not None and loaded != config.dataset:
         raise ValueError(f"the config asks for {config.dataset!r} but the data is {loaded!r}")
     if network is None:
-        network = config.build_network_for(data)
+        network = config.build_network(data)
     elif not config.network_matches(network):
-        raise ValueError(f"{network!r} was not built from {config.label}")
-    history = train(
-        network,
-        data,
-        iters_num=config.iters_num,
-        batch_size=config.batch_size,
-        optimizer=config.build_optimizer(),
-        eval_interval=config.eval_interval,
-        seed=config.seed,
-        callback=callback,
-    )
+        raise ValueError(f"the network given was not built from {config.label}")
+    loop = {name: getattr(config, name) for name in ("iters_num", "batch_size", "eval_interval")}
+    optimizer = config.build_optimizer()
+    history = train(network, data, optimizer=optimizer, seed=config.seed, callback=callback, **loop)
     # The config as asked, also for a model that cannot describe itself.
     history.config = config
     return history
 
 
-def print_progress(every=PROGRESS_EVERY):
+def print_progress(every=50):
     """A callback that prints the seed's two progress lines every ``every`` iterations."""
 
     def callback(history):

@@ -1,10 +1,7 @@
 """Checks of values a person chose, with messages that say what was wrong and what to do.
 
-Every setting of a run is checked here once, where it enters (``RunConfig``,
-``MultiLayerNet``, ``train()``), and so is the data given to ``train()``. A failed
-check of a setting raises ``SettingError``, a ValueError that remembers which setting
-it was about, so each front end can name the setting in its own words: the CLI says
-``--iters``, the dashboard says ``iterations``.
+Each setting is checked once, where it enters (``RunConfig``, ``MultiLayerNet``,
+``train()``), and so is the data given to ``train()``.
 """
 
 import math
@@ -16,10 +13,8 @@ from course_lib.common.functions import label_indices
 
 
 class SettingError(ValueError):
-    """A setting has a value that cannot be used.
-
-    ``name`` is the setting's Python name (``iters_num``), ``problem`` the rest of the
-    sentence (``must be a whole number >= 1, got 0``). ``str()`` joins the two.
+    """A setting's value cannot be used: ``name`` (``iters_num``) and ``problem`` (the rest
+    of the sentence), kept apart so the CLI can say ``--iters`` and the dashboard ``iterations``.
     """
 
     def __init__(self, name, problem):
@@ -71,10 +66,9 @@ def choice(name, value, choices):
 
 
 def check_data(data, input_size, output_size, dtype):
-    """(x_train, d_train, x_test, d_test) of ``data``, checked where it enters train().
+    """(x_train, d_train, x_test, d_test): images flattened in ``dtype``, labels as indices.
 
-    The images come back flattened, in ``dtype``, and the labels as class indices; data
-    of the wrong shape, NaN or infinite pixels and labels outside the classes raise a
+    Data of the wrong shape, NaN or infinite pixels and labels outside the classes raise a
     ValueError that says which.
     """
     try:

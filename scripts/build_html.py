@@ -21,15 +21,15 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from course_lib import coursework
-from course_lib.safe_files import FolderNames, commit, previous_files, workspace
+from course_lib.safe_files import folder_content
 
 
 def links_line(name, url, ref):
     """Markdown for the top of a page: open it in Colab or Binder, or why not yet."""
     if coursework.address_problem(url):
         return "*Colab / Binder: the project's address is not set yet (see the README).*"
-    colab = coursework.colab_link(name, url, ref)
-    binder = coursework.binder_link(name, url, ref)
+    colab = coursework.notebook_link("colab", name, url, ref)
+    binder = coursework.notebook_link("binder", name, url, ref)
     return f"[Open in Colab]({colab}) · [Open in Binder]({binder}) · (course_lib {ref})"
 
 
@@ -49,8 +49,7 @@ def build(report_dir, out_dir, url=None, ref=None):
     notebooks = coursework.find_notebooks(report_dir)
     exporter = HTMLExporter(template_name="lab")
     out_dir = Path(out_dir)
-    with workspace(out_dir) as staging:
-        names = FolderNames(out_dir, previous_files(out_dir))
+    with folder_content(out_dir) as folder:
         entries = []
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
@@ -58,20 +57,18 @@ def build(report_dir, out_dir, url=None, ref=None):
             nb.cells = [c for c in nb.cells if "install" not in c.metadata.get("tags", [])]
             nb.cells.insert(0, nbformat.v4.new_markdown_cell(links_line(path.name, url, ref)))
             body, _ = exporter.from_notebook_node(nb)
-            page = names.place(f"{path.stem}.html")
-            (staging / page).write_text(body, encoding="utf-8")
-            entries.append((page, _title(nb, path.stem)))
+            entries.append((folder.write(f"{path.stem}.html", body), _title(nb, path.stem)))
         items = "".join(
             f'<li><a href="{html.escape(page)}">{html.escape(title)}</a></li>\n'
             for page, title in entries
         )
         index = "<!DOCTYPE html>\n<meta charset='utf-8'>\n<title>Course notebooks</title>\n"
         index += f"<h1>Course notebooks, executed</h1>\n<ol>\n{items}</ol>\n"
-        (staging / names.place("index.html")).write_text(index, encoding="utf-8")
-        commit(staging, out_dir, names.ours)
-    for line in names.kept():
+        folder.write("index.html", index)
+        folder.commit()
+    for line in folder.kept.values():
         print(line)
-    return [out_dir / names.moved.get(page, page) for page, _ in entries]
+    return [out_dir / page for page, _ in entries]
 
 
 def main(argv=None):

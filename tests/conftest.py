@@ -30,13 +30,14 @@ def rng():
 @pytest.fixture(scope="session")
 def preset_run(sample_data):
     """preset_run(name, seed): the preset trained on the sample, once per session."""
-    from course_lib.experiments import run_preset
+    from course_lib.experiments import PRESETS
+    from course_lib.training import run
 
     cache = {}
 
     def get(name, seed):
         if (name, seed) not in cache:
-            cache[name, seed] = run_preset(name, sample_data, seed=seed)
+            cache[name, seed] = run(PRESETS[name].config.replace(seed=seed), sample_data)
         return cache[name, seed]
 
     return get

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from course_lib.diagnostics import gradient_norms, gradient_ratio
-from course_lib.experiments import BATCHNORM_RUNS, get_preset
+from course_lib.experiments import BATCHNORM_RUNS, PRESETS
 
 SEEDS = [0, 1]
 
@@ -25,7 +25,7 @@ def runs(preset_run):
 @pytest.mark.parametrize("name", BATCHNORM_RUNS)
 def test_batchnorm_presets_agree_with_their_claims(runs, name, seed):
     h = runs(name, seed)
-    assert get_preset(name).agrees(h) is True, h.summary()
+    assert PRESETS[name].check.test(h), h.summary()
 
 
 @pytest.mark.slow
@@ -42,7 +42,7 @@ def test_deep_sigmoid_gradient_reaches_the_input_with_batchnorm(sample_data, see
     mask = np.random.default_rng(seed).choice(len(x_train), 100, replace=False)
     ratios = {}
     for name in ("deep_sigmoid_0.01", "deep_bn_sigmoid_0.01"):
-        network = get_preset(name).config.replace(seed=seed).build_network()
+        network = PRESETS[name].config.replace(seed=seed).build_network()
         norms = gradient_norms(network, x_train[mask], d_train[mask])
         ratios[name] = gradient_ratio(norms)
         if network.use_batchnorm:

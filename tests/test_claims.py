@@ -7,7 +7,7 @@ notebooks use, so a change that breaks what students should see fails here.
 import numpy as np
 import pytest
 
-from course_lib.experiments import SEED_RUNS, get_preset
+from course_lib.experiments import PRESETS, SEED_RUNS
 
 SEEDS = [0, 1]
 
@@ -54,4 +54,4 @@ def test_he_learns_early_and_well(runs, seed):
 @pytest.mark.parametrize("name", SEED_RUNS)
 def test_presets_report_agreement_consistently(runs, name, seed):
     # The report's "agrees" column is the preset's own check; it must match the above.
-    assert get_preset(name).agrees(runs(name, seed)) is True
+    assert PRESETS[name].check.test(runs(name, seed))

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from course_lib import coursework
-from course_lib.__main__ import _writable_folder, build_parser, main
+from course_lib.__main__ import build_parser, main
 from course_lib.config import settings
-from course_lib.safe_files import save_new
+from course_lib.safe_files import writable_folder, write_file
 
 _TEXT = {"capture_output": True, "text": True, "timeout": 120}
 
@@ -149,8 +149,8 @@ def test_figures_made_at_once_never_overwrite_each_other(tmp_path):
 
     def save(k):
         try:
-            _writable_folder(tmp_path)
-            saved.append(save_new(tmp_path / "accuracy.png", f"figure {k}".encode()))
+            writable_folder(tmp_path)
+            saved.append(write_file(tmp_path / "accuracy.png", f"figure {k}".encode()))
         except Exception as exc:  # reported below, with the thread's own error
             errors.append(exc)
 
@@ -334,8 +334,11 @@ def test_links_warn_in_one_line_while_the_address_is_the_placeholder():
 def test_nbgitpuller_links_open_each_notebook_of_the_clone():
     from urllib.parse import parse_qs, urlsplit
 
-    links = coursework.nbgitpuller_links(
-        "https://hub.example.edu/", url="https://git.example.edu/teach/vg.git", branch="fall"
+    links = coursework.notebook_links(
+        "nbgitpuller",
+        hub_url="https://hub.example.edu/",
+        url="https://git.example.edu/teach/vg.git",
+        ref="fall",
     )
     assert [name for name, _ in links] == [p.name for p in coursework.find_notebooks()]
     name, link = links[0]
@@ -352,7 +355,9 @@ def test_nbgitpuller_links_open_each_notebook_of_the_clone():
         "branch": ["fall"],
     }
     with pytest.raises(ValueError, match="https://"):
-        coursework.nbgitpuller_links("hub.example.edu", url="https://git.example.edu/t/vg")
+        coursework.notebook_links(
+            "nbgitpuller", hub_url="hub.example.edu", url="https://git.example.edu/t/vg"
+        )
 
 
 def _edit_markdown(path, text):

@@ -187,7 +187,7 @@ def test_clear_empties_the_session_and_numbers_go_on(dash):
         ("learning_rate", "0", "learning rate must be a positive number"),
         ("learning_rate", "-0.1", "learning rate must be a positive number"),
         ("iters_num", "0", "iterations must be a positive whole number"),
-        ("iters_num", "many", "iterations must be a whole number, got 'many'"),
+        ("iters_num", "many", "iterations must be a positive whole number (>= 1), got 'many'"),
         ("batch_size", "0", "batch size must be a positive whole number"),
         ("eval_interval", "0", "eval every must be a positive whole number"),
         ("seed", "-1", "seed must be a whole number >= 0"),

@@ -173,8 +173,8 @@ def test_dashboard_notebook_in_chromium(jupyterlab):
                 dashboard.wait_for(timeout=120_000)
                 dashboard.scroll_into_view_if_needed()
 
-                sigmoid = _run_preset(page, f"seed 1: {PRESETS['sigmoid_0.01'].label}", 0)
-                relu = _run_preset(page, f"seed 6: {PRESETS['relu_he'].label}", 1)
+                sigmoid = _run_preset(page, f"seed 1: {PRESETS['sigmoid_0.01'].config.label}", 0)
+                relu = _run_preset(page, f"seed 6: {PRESETS['relu_he'].config.label}", 1)
 
                 rows = page.locator(".course-runs tbody tr")
                 assert rows.count() == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from course_lib.diagnostics import gradient_norms, gradient_ratio
-from course_lib.experiments import DEEP_RUNS, get_preset
+from course_lib.experiments import DEEP_RUNS, PRESETS
 
 SEEDS = (0, 1)
 
@@ -16,7 +16,7 @@ SEEDS = (0, 1)
 def _initial_norms(name, seed, data):
     (x_train, d_train), _ = data
     mask = np.random.default_rng(seed).choice(len(x_train), 100, replace=False)
-    network = get_preset(name).config.replace(seed=seed).build_network()
+    network = PRESETS[name].config.replace(seed=seed).build_network()
     assert network.hidden_size_list == [100] * 5
     return gradient_norms(network, x_train[mask], d_train[mask])
 
@@ -54,7 +54,7 @@ def test_xavier_shrinks_the_vanishing_for_sigmoid(sample_data, seed):
 
 
 def test_deep_presets_are_the_seven_runs():
-    configs = [get_preset(n).config for n in DEEP_RUNS]
+    configs = [PRESETS[n].config for n in DEEP_RUNS]
     settings = {(c.activation, str(c.weight_init_std)) for c in configs}
     assert settings == {
         ("sigmoid", "0.01"),
@@ -66,6 +66,6 @@ def test_deep_presets_are_the_seven_runs():
         ("tanh", "Xavier"),
     }
     for name in DEEP_RUNS:
-        preset = get_preset(name)
+        preset = PRESETS[name]
         assert preset.config.hidden_size_list == (100,) * 5
-        assert preset.claim and preset.observation and preset.check is not None
+        assert preset.check.text and preset.observation and preset.check is not None

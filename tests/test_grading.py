@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from course_lib.__main__ import main
 from course_lib.practice import collect
 from course_lib.practice.grading import _drop_outputs, grade
-from course_lib.safe_files import write_new
+from course_lib.safe_files import write_file
 
 IMPORTS = "from course_lib.practice import check_answer, check_relu, check_sigmoid"
 SIGMOID = """import numpy as np
@@ -208,11 +208,12 @@ def test_a_folder_without_notebooks_is_refused(tmp_path, capsys):
 
 def test_the_csv_is_written_whole_and_never_over_a_file(tmp_path):
     path = tmp_path / "grades.csv"
-    write_new(path, b"a,b\n")
-    with pytest.raises(FileExistsError):
-        write_new(path, b"other")
+    assert write_file(path, b"a,b\n") == path
+    assert write_file(path, b"other") == tmp_path / "grades (2).csv"
     assert path.read_bytes() == b"a,b\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.csv"]  # no temporary left
+    assert (tmp_path / "grades (2).csv").read_bytes() == b"other"
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["grades (2).csv", "grades.csv"]  # no temporary left
 
 
 def test_the_checks_read_the_namespace_and_report_every_item(monkeypatch):

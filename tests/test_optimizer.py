@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from course_lib.common.optimizer import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum, make_optimizer
+from course_lib.common.optimizer import OPTIMIZERS, SGD, AdaGrad, Adam, Momentum
+from course_lib.config import RunConfig
 
 
 def _problem():
@@ -48,7 +49,7 @@ def test_adagrad_and_adam_first_steps():
 def test_every_optimizer_reduces_a_quadratic(name, lr):
     assert name in OPTIMIZERS
     params = {"W": np.array([3.0, -4.0])}
-    opt = make_optimizer(name, lr)
+    opt = OPTIMIZERS[name](lr=lr)
     for _ in range(200):
         opt.update(params, {"W": 2 * params["W"]})
     assert np.linalg.norm(params["W"]) < 1.0
@@ -58,4 +59,4 @@ def test_bad_settings():
     with pytest.raises(ValueError, match="learning_rate"):
         SGD(lr=0)
     with pytest.raises(ValueError, match="sgd"):
-        make_optimizer("rmsprop", 0.1)
+        RunConfig(optimizer="rmsprop")

@@ -14,7 +14,7 @@ from course_lib.diagnostics import (
     gradient_ratio,
     weight_keys_in_order,
 )
-from course_lib.experiments import get_preset
+from course_lib.experiments import PRESETS
 from course_lib.history import History
 from course_lib.multi_layer_net import MultiLayerNet
 from course_lib.training import run
@@ -211,7 +211,7 @@ def test_diagnostics_measure_without_changing_the_network():
 
 
 def test_run_trains_the_network_it_is_given(sample_data):
-    config = get_preset("deep_relu_he").config.replace(seed=0, iters_num=20)
+    config = PRESETS["deep_relu_he"].config.replace(seed=0, iters_num=20)
     network = config.build_network()
     w1 = network.params["W1"].copy()
     h = run(config, sample_data, network=network)
@@ -219,6 +219,6 @@ def test_run_trains_the_network_it_is_given(sample_data):
     assert not np.array_equal(network.params["W1"], w1)
     reference = run(config, sample_data)
     assert reference.losses == h.losses
-    other = get_preset("deep_sigmoid_0.01").config.replace(iters_num=1)
+    other = PRESETS["deep_sigmoid_0.01"].config.replace(iters_num=1)
     with pytest.raises(ValueError, match="was not built from sigmoid / 0.01"):
         run(other, sample_data, network=network)

@@ -168,7 +168,9 @@ def test_set_project_url_pins_the_release_in_every_place_at_once(tmp_path, monke
         assert 'PACKAGE = "course-lib @ git+https://github.com/teacher/my-course@v3.1.4"' in source
         assert 'REQUIRED = "3.1.4"' in source
         assert coursework.is_changed(nb) is False and not coursework.is_edited(nb)  # stamped
-    links = coursework.colab_links("https://github.com/teacher/my-course", ref="v3.1.4")
+    links = coursework.notebook_links(
+        "colab", url="https://github.com/teacher/my-course", ref="v3.1.4"
+    )
     assert links[0][1] == (
         "https://colab.research.google.com/github/teacher/my-course/blob/v3.1.4/notebooks/"
         "01_sigmoid_vs_relu.ipynb"

@@ -23,7 +23,7 @@ from course_lib.results import notebook_runs, run_rows, table
 SETUP = (
     "%matplotlib inline\nimport matplotlib.pyplot as plt\n"
     "from course_lib.data.mnist import load_mnist\n"
-    "from course_lib.experiments import get_preset\n"
+    "from course_lib.experiments import PRESETS\n"
     "from course_lib.training import run\n"
     "data = load_mnist(one_hot_label=True)\n"
 )
@@ -69,10 +69,10 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
         books / "01_tiny.ipynb",
         SETUP,
         # The seed's sigmoid / 0.01 run, twice (two rows), then one with changed settings.
-        "a = run(get_preset('sigmoid_0.01').config, data)\na",
-        "b = run(get_preset('sigmoid_0.01').config, data)\nb",
+        "a = run(PRESETS['sigmoid_0.01'].config, data)\na",
+        "b = run(PRESETS['sigmoid_0.01'].config, data)\nb",
         "from course_lib import plots\n"
-        "c = run(get_preset('sigmoid_0.01').config.replace(iters_num=30), data)\n"
+        "c = run(PRESETS['sigmoid_0.01'].config.replace(iters_num=30), data)\n"
         "plots.accuracy_figure(c)\nplt.show()\nc",
     )
     # The seed's explicit loop blew up at its second iteration: diverged, NaN as null.
@@ -83,7 +83,7 @@ def test_reproduce_reads_the_runs_back_from_the_executed_notebooks(books, tmp_pa
     _notebook(books / "02_tiny.ipynb", "print('second')", blown_up)
     (books / "not_a_course_notebook.ipynb").write_text("{}")
     out = tmp_path / "out"
-    report = reproduce(out_dir=out, source="sample", notebooks=books)
+    report = reproduce(out=out, source="sample", notebooks=books)
     text = report.read_text()
     assert "| 01_tiny.ipynb |" in text and "| 02_tiny.ipynb |" in text
     rows = [line for line in text.splitlines() if line.startswith("| 01_tiny | ")]
@@ -125,7 +125,7 @@ def test_a_stopped_run_is_not_judged():
 def test_reproduce_reports_a_failing_notebook(books, tmp_path, capfd):
     _notebook(books / "01_broken.ipynb", "x = 1", "raise ValueError('boom')")
     with pytest.raises(RuntimeError, match="01_broken"):
-        reproduce(out_dir=tmp_path / "out", notebooks=books)
+        reproduce(out=tmp_path / "out", notebooks=books)
     row = _row((tmp_path / "out" / "report.md").read_text(), "01_broken.ipynb")
     assert "failed in cell 2 (`raise ValueError('boom')`): ValueError: boom" in row
     # The kernel's note about its local transport is not printed into the progress bar.
@@ -139,7 +139,7 @@ def test_every_kind_of_failing_notebook_is_a_row_and_the_others_are_reported(
     # A dead kernel (os._exit stands in for an out-of-memory kill), a cell that never
     # ends, a file that is not JSON and an error: each is one row naming the notebook
     # and the cell, and the good notebook's run is reported as usual.
-    train = "run(get_preset('sigmoid_0.01').config.replace(iters_num=20), data)"
+    train = "run(PRESETS['sigmoid_0.01'].config.replace(iters_num=20), data)"
     _notebook(books / "01_good.ipynb", SETUP, train)
     _notebook(books / "02_dies.ipynb", "x = 1", "import os\nos._exit(1)")
     _notebook(books / "03_hangs.ipynb", "import time", "time.sleep(600)", "print('never')")
@@ -163,7 +163,7 @@ def test_every_kind_of_failing_notebook_is_a_row_and_the_others_are_reported(
 
 def test_a_pipe_in_a_notebook_name_stays_in_its_cell_of_the_table(books, tmp_path):
     _notebook(books / "01_a|b.ipynb", "print(1)")
-    text = reproduce(out_dir=tmp_path / "out", notebooks=books).read_text()
+    text = reproduce(out=tmp_path / "out", notebooks=books).read_text()
     (row,) = [line for line in text.splitlines() if line.startswith("| 01_a")]
     assert row.startswith("| 01_a\\|b.ipynb | ") and row.count(" | ") == 3
 
@@ -179,22 +179,22 @@ def test_reproduce_never_touches_a_folder_that_is_not_its_own(books, tmp_path):
     user.mkdir()
     (user / "report.md").write_text("my notes")
     with pytest.raises(OutputFolderError, match="not a report made by reproduce"):
-        reproduce(out_dir=user, notebooks=books)
+        reproduce(out=user, notebooks=books)
     assert [p.name for p in user.iterdir()] == ["report.md"]
     assert (user / "report.md").read_text() == "my notes"
     with pytest.raises(OutputFolderError, match="read from"):
-        reproduce(out_dir=books, notebooks=books)
+        reproduce(out=books, notebooks=books)
     assert sorted(p.name for p in books.iterdir()) == ["01_tiny.ipynb"]
 
 
 def test_a_second_reproduce_replaces_only_its_own_files(books, tmp_path):
     _notebook(books / "01_tiny.ipynb", "print(1)")
     out = tmp_path / "out"
-    reproduce(out_dir=out, notebooks=books)
+    reproduce(out=out, notebooks=books)
     (out / "figures").mkdir(exist_ok=True)  # no figures: reproduce made no such folder
     (out / "figures" / "mine.png").write_bytes(b"mine")
     (out / "notes.txt").write_text("mine")
-    reproduce(out_dir=out, notebooks=books)
+    reproduce(out=out, notebooks=books)
     assert (out / "figures" / "mine.png").read_bytes() == b"mine"
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "report.md").exists()
@@ -204,12 +204,12 @@ def test_files_the_user_changed_in_the_report_are_kept_and_named(books, tmp_path
     figure = "import matplotlib.pyplot as plt\nplt.plot([{}])\nplt.show()"
     _notebook(books / "01_tiny.ipynb", figure.format(1), figure.format(2))
     out = tmp_path / "out"
-    reproduce(out_dir=out, notebooks=books)
+    reproduce(out=out, notebooks=books)
     (out / "report.md").write_text("my notes on the report")
     (out / "figures" / "01_tiny_02.png").write_bytes(b"my drawing")
     _notebook(books / "01_tiny.ipynb", figure.format(3))  # one figure now
     capsys.readouterr()
-    report = reproduce(out_dir=out, notebooks=books)
+    report = reproduce(out=out, notebooks=books)
     printed = capsys.readouterr().out
     assert (out / "report.md").read_text() == "my notes on the report"
     assert report == out / "report (2).md" and "![01_tiny_01]" in report.read_text()
@@ -219,7 +219,7 @@ def test_files_the_user_changed_in_the_report_are_kept_and_named(books, tmp_path
     )
     assert "kept figures/01_tiny_02.png (changed since reproduce wrote it)" in printed
     # A third run replaces its own "report (2).md" and leaves the user's files alone.
-    assert reproduce(out_dir=out, notebooks=books) == out / "report (2).md"
+    assert reproduce(out=out, notebooks=books) == out / "report (2).md"
     assert (out / "report.md").read_text() == "my notes on the report"
     assert sorted(p.name for p in out.glob("report*")) == ["report (2).md", "report.md"]
 
@@ -268,12 +268,12 @@ def test_changed_notebooks_are_named_and_shipped_ones_can_be_run(books, tmp_path
     nbformat.write(nb, books / "01_tiny.ipynb")
     monkeypatch.setattr(coursework, "shipped_dir", lambda: books)
 
-    report = reproduce(out_dir=tmp_path / "edited", notebooks=books)
+    report = reproduce(out=tmp_path / "edited", notebooks=books)
     assert "**Changed notebooks**: 01_tiny.ipynb" in report.read_text()
     executed = (tmp_path / "edited" / "01_tiny.ipynb").read_text()
     assert "edited 2" in executed
 
-    report = reproduce(out_dir=tmp_path / "shipped", notebooks=books, shipped=True)
+    report = reproduce(out=tmp_path / "shipped", notebooks=books, shipped=True)
     assert "Changed notebooks" not in report.read_text()
     assert "shipped 1" in (tmp_path / "shipped" / "01_tiny.ipynb").read_text()
 
@@ -301,7 +301,7 @@ def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
         "print(os.getpid(), [i['num_threads'] for i in threadpool_info()])"
     )
     for k in range(1, 4):
-        train = f"run(get_preset('relu_0.01').config.replace(iters_num=20, seed={k}), data)"
+        train = f"run(PRESETS['relu_0.01'].config.replace(iters_num=20, seed={k}), data)"
         _notebook(books / f"0{k}_tiny.ipynb", SETUP, probe, train)
     reports = {}
     for jobs, user_threads in ((1, None), (2, "2")):
@@ -312,7 +312,7 @@ def test_every_kernel_has_one_blas_thread_whatever_jobs_and_the_environment(
             else:
                 monkeypatch.setenv(name, user_threads)
         out = tmp_path / f"out{jobs}"
-        text = reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs).read_text()
+        text = reproduce(out=out, source="sample", notebooks=books, jobs=jobs).read_text()
         runs = json.loads((out / "runs.json").read_text())
         reports[jobs] = [(r["notebook"], r["config"]["seed"], r["test_acc"]) for r in runs]
         executed = [nbformat.read(out / f"0{k}_tiny.ipynb", 4) for k in range(1, 4)]
@@ -338,7 +338,7 @@ def test_a_bad_jobs_value_is_refused_before_anything_is_written(books, tmp_path,
     _notebook(books / "01_tiny.ipynb", "print('x')")
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="jobs must be a positive whole number"):
-        reproduce(out_dir=out, source="sample", notebooks=books, jobs=jobs)
+        reproduce(out=out, source="sample", notebooks=books, jobs=jobs)
     assert not out.exists()
 
 
@@ -347,7 +347,7 @@ def test_ctrl_c_stops_the_running_kernels_and_keeps_the_previous_report(books, t
     # kernels at once, starts the third not at all, and changes nothing.
     out = tmp_path / "out"
     _notebook(books / "01_slow.ipynb", "print('the previous report')")
-    reproduce(out_dir=out, notebooks=books)
+    reproduce(out=out, notebooks=books)
     before = _digests(out)
     pids = tmp_path / "pids"
     pids.mkdir()

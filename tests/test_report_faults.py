@@ -91,7 +91,11 @@ def test_a_read_only_out_is_refused_before_any_notebook_runs(books, tmp_path):
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.4, 0.8])
-def test_ctrl_c_while_a_kernel_starts_ends_with_one_line(books, tmp_path, delay):
+def test_ctrl_c_while_a_kernel_starts_ends_with_one_line(tmp_path, delay):
+    # A cell that outlasts the test: the Ctrl-C never comes after reproduce has finished.
+    books = tmp_path / "nbs"
+    books.mkdir()
+    _notebook(books / "01_tiny.ipynb", "import time\ntime.sleep(120)")
     proc = subprocess.Popen(
         [*CMD, "--notebooks", str(books), "--out", str(tmp_path / "out")],
         stdout=subprocess.PIPE,

@@ -1,7 +1,4 @@
-"""Pure math used by the layers: activations, softmax and the cross-entropy loss.
-
-Every function works on NumPy arrays of any float dtype and keeps that dtype.
-"""
+"""Pure math used by the layers: activations, softmax, cross-entropy; each keeps x's dtype."""
 
 import numpy as np
 
@@ -9,28 +6,15 @@ import numpy as np
 def sigmoid(x):
     """Logistic function 1 / (1 + exp(-x)), with no overflow warning for large |x|."""
     x = np.asarray(x)
-    # The textbook's formula. For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is
-    # the correct limit 0: the overflow is harmless, so its warning is silenced rather
-    # than the overflow avoided with a second branch (two more passes over the array).
+    # The textbook's formula. For x << 0, exp(-x) overflows to inf and 1 / (1 + inf) is the
+    # correct 0: the warning is silenced rather than a second branch added (two more passes).
     with np.errstate(over="ignore"):
         return 1 / (1 + np.exp(-x))
-
-
-def sigmoid_grad(x):
-    """Derivative of the sigmoid at x."""
-    s = sigmoid(x)
-    return s * (1 - s)
 
 
 def relu(x):
     """max(0, x), element-wise."""
     return np.maximum(x, 0)
-
-
-def relu_grad(x):
-    """Derivative of ReLU at x (0 at x <= 0, 1 elsewhere), in x's dtype."""
-    x = np.asarray(x)
-    return (x > 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
 
 
 def softmax(x):
@@ -41,12 +25,10 @@ def softmax(x):
 
 
 def label_indices(d, n_classes, where="labels"):
-    """Labels as an array of class indices, checked against ``n_classes`` outputs.
+    """Class indices of one-hot rows or whole-number labels in ``[0, n_classes)``.
 
-    ``d`` holds one-hot rows of width ``n_classes`` or whole-number labels in
-    ``[0, n_classes)``. Anything else raises ValueError naming ``where`` and the bad value:
-    a label of -1 would otherwise index class 9, and a one-hot row of the wrong width
-    would be silently flattened.
+    Anything else raises ValueError naming ``where`` and the bad value: a label of -1
+    would otherwise index class 9, and a one-hot row of the wrong width be flattened.
     """
     d = np.asarray(d)
     if d.ndim == 2:
@@ -79,8 +61,7 @@ def label_indices(d, n_classes, where="labels"):
 def cross_entropy_error(y, d):
     """Mean cross-entropy of probabilities y against labels d (one-hot or indices).
 
-    Probabilities are clipped away from 0 so the loss is finite even when the
-    network is certain and wrong.
+    Clipped away from log(0), so the loss is finite when the network is certain and wrong.
     """
     y = np.asarray(y)
     d = np.asarray(d)
@@ -92,24 +73,6 @@ def cross_entropy_error(y, d):
     p = y[np.arange(y.shape[0]), idx]
     tiny = np.finfo(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64).tiny
     return float(-np.mean(np.log(np.maximum(p, tiny))))
-
-
-def softmax_with_cross_entropy(logits, d):
-    """(softmax(logits), mean cross-entropy against labels d), sharing one exponential.
-
-    The loss comes from the logits in log-sum-exp form, so it has no log(0) and is exact
-    enough for float64 gradient checks (log(y + 1e-7) is not).
-    """
-    logits = np.asarray(logits)
-    idx = label_indices(d, logits.shape[1])
-    m = np.max(logits, axis=1, keepdims=True)
-    e = np.exp(logits - m)
-    s = np.sum(e, axis=1, keepdims=True)
-    y = e / s
-    # mean(logsumexp(x) - x[label]) with logsumexp(x) = m + log(s).
-    picked = logits[np.arange(logits.shape[0]), idx]
-    loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - picked))
-    return y, loss
 
 
 def one_hot(d, n_classes=10, dtype=np.float32):

@@ -12,9 +12,7 @@ def numerical_gradient(f, x, h=1e-5):
     Use float64 arrays: in float32 the differences drown in rounding.
     """
     grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        i = it.multi_index
+    for i in np.ndindex(x.shape):
         old = x[i]
         x[i] = old + h
         f_plus = f(x)
@@ -22,7 +20,6 @@ def numerical_gradient(f, x, h=1e-5):
         f_minus = f(x)
         x[i] = old
         grad[i] = (f_plus - f_minus) / (2 * h)
-        it.iternext()
     return grad
 
 

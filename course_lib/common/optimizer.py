@@ -1,8 +1,7 @@
-"""Update rules: each optimizer changes ``params`` in place from ``grads``.
+"""Update rules with the textbook's interface: ``optimizer.update(params, grads)``.
 
-The textbook's interface: ``optimizer.update(params, grads)`` with two dicts keyed
-alike ('W1', 'b1', ...). Updating in place matters: the network's layers share these
-arrays, so the next forward pass sees the new weights.
+Both are dicts keyed alike ('W1', 'b1', ...); ``params`` changes in place, because the
+network's layers share its arrays.
 """
 
 import numpy as np
@@ -13,7 +12,7 @@ from course_lib.validation import positive_number
 class SGD:
     """Stochastic gradient descent: W <- W - lr * dW."""
 
-    name = "sgd"
+    name = "sgd"  # what a run's RunConfig records; a subclass of SGD trains as "sgd" too
 
     def __init__(self, lr=0.01):
         # A Python float keeps float32 weights float32 (a NumPy float64 would not).
@@ -87,10 +86,3 @@ class Adam:
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, AdaGrad, Adam)}
-
-
-def make_optimizer(name, lr):
-    """The optimizer called ``name`` ('sgd', 'momentum', 'adagrad', 'adam') with rate lr."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr=lr)

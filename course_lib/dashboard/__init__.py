@@ -20,6 +20,7 @@ from course_lib.dashboard.form import CUSTOM_PRESET, InputError, RunForm
 from course_lib.data.mnist import load_mnist
 from course_lib.diagnostics import activation_snapshot
 from course_lib.experiments import BATCHNORM_RUNS, DEEP_RUNS, GRID, PRESETS, SEED_RUNS
+from course_lib.history import fmt_acc
 from course_lib.training import run
 
 __all__ = ["CUSTOM_PRESET", "Dashboard", "InputError", "dashboard"]
@@ -29,11 +30,6 @@ SNAPSHOT_IMAGES = 1000  # enough for honest activation histograms, few enough to
 COLOURS = {"error": "#b00020", "info": "#1a5e20", "": "black"}
 COLUMNS = ("run", "settings", "data", "status", "iterations", "final train acc")
 COLUMNS += ("final test acc", "test > 50 % from iter", "time (s)")
-
-
-def fmt(value):
-    """An accuracy with three decimals, or a dash if there is none."""
-    return "–" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
 def _tag(name, text, **attrs):  # data-* attributes let code and browser tests read the state
@@ -47,9 +43,14 @@ def table_html(runs):
     for number, h, seconds in runs:
         status = f"diverged at {h.diverged_at}" if h.status == "diverged" else h.status
         status += " (dead ReLUs)" if h.dead_since is not None else ""
-        first = h.first_iter_above(0.5) or "–"
+        first = h.first_iter_above(0.5) or "-"
         values = (f"#{number}", h.label, h.data.get("description"), status, h.iterations_done)
-        values += (fmt(h.final_train_acc), fmt(h.final_test_acc), first, f"{seconds:.1f}")
+        values += (
+            fmt_acc(h.final_train_acc),
+            fmt_acc(h.final_test_acc),
+            first,
+            f"{seconds:.1f}",
+        )
         cells = "".join(_tag("td", html.escape(str(v))) for v in values)
         rows += _tag("tr", cells, data_run=number, data_status=h.status)
     header = "".join(_tag("th", html.escape(column)) for column in COLUMNS)
@@ -58,21 +59,19 @@ def table_html(runs):
 
 
 def _preset_options():
-    options = [(f"seed {i}: {PRESETS[n].label}", n) for i, n in enumerate(SEED_RUNS, start=1)]
-    options += [(f"grid: {PRESETS[n].label}", n) for n in GRID if n not in SEED_RUNS]
-    options += [(f"deep: {PRESETS[n].label}", n) for n in DEEP_RUNS]
-    return options + [(f"batch norm: {PRESETS[n].label}", n) for n in BATCHNORM_RUNS]
+    label = {name: preset.config.label for name, preset in PRESETS.items()}
+    options = [(f"seed {i}: {label[n]}", n) for i, n in enumerate(SEED_RUNS, start=1)]
+    options += [(f"grid: {label[n]}", n) for n in GRID if n not in SEED_RUNS]
+    options += [(f"deep: {label[n]}", n) for n in DEEP_RUNS]
+    return options + [(f"batch norm: {label[n]}", n) for n in BATCHNORM_RUNS]
 
 
 _load = functools.partial(load_mnist, normalize=True, one_hot_label=True)
 
 
 class Dashboard(widgets.VBox):
-    """The dashboard as one widget; display it as the cell's value. Options for tests:
-    ``redraw_every`` (200 iterations at most between live updates), ``loader(dataset)``.
-    State: ``form``, ``runs`` ((number, History, seconds), oldest first), ``running``,
-    ``message``, ``message_kind``, ``errors``, ``redraws``, the panels ``curves`` ...
-    """
+    """The dashboard as one widget (the cell's value); ``runs`` holds (number, History,
+    seconds), oldest first. For tests: ``redraw_every`` (iterations), ``loader(dataset)``."""
 
     def __init__(self, *, redraw_every=200, loader=None):
         self.redraw_every = redraw_every
@@ -173,7 +172,7 @@ class Dashboard(widgets.VBox):
             return self._say("error", f"could not load {name}: {exc}", "error")
         images = data[1][0][:SNAPSHOT_IMAGES]
         try:
-            network = config.build_network_for(data)
+            network = config.build_network(data)
             snapshots = {"initialisation": activation_snapshot(network, images)}
             history = run(config, data, network=network, callback=self._evaluated)
         except (MemoryError, ValueError) as exc:  # too large a network or batch for the data
@@ -202,7 +201,7 @@ class Dashboard(widgets.VBox):
             self._drawn_at = it
         if live[2] - self._shown_at >= 0.1 and not self._stop:
             text = f"run #{live[0]} at iteration {it} / {history.iters_num}: test accuracy "
-            text += f"{fmt(history.test_acc[-1])}, {live[2]:.1f} s, on "
+            text += f"{fmt_acc(history.test_acc[-1])}, {live[2]:.1f} s, on "
             self._say("running", text + history.data.get("description", ""))
             self._shown_at = live[2]
         return not self._stop
@@ -213,12 +212,12 @@ class Dashboard(widgets.VBox):
         self._draw_extras()
         self.table.value = table_html(self.runs)
         text = f"run #{number} {h.status} on {h.data.get('description')}: final test accuracy "
-        text += f"{fmt(h.final_test_acc)}, train {fmt(h.final_train_acc)}, {seconds:.1f} s"
+        text += f"{fmt_acc(h.final_test_acc)}, train {fmt_acc(h.final_train_acc)}, {seconds:.1f} s"
         if h.status == "stopped":
             text += f"; stopped at iteration {h.iterations_done}, kept with what it learned"
         kind = "error" if h.status == "diverged" else "info" if h.message else ""
         message = f"; {h.message}" if h.message and h.status != "stopped" else ""
-        self._say("finished", text + message, kind, data_final_test_acc=fmt(h.final_test_acc))
+        self._say("finished", text + message, kind, data_final_test_acc=fmt_acc(h.final_test_acc))
 
     def _draw_curves(self, number, history, _seconds):
         self.curves.clear()
@@ -229,7 +228,7 @@ class Dashboard(widgets.VBox):
         loss.set_ylim(0, max(2.5, math.ceil(max(history.losses, default=0) * 2.04) / 2))
         text = f"Run #{number} ({html.escape(history.label)}): training-set and test-set "
         text += f"accuracy (left) and training loss (right) to iteration {history.iterations_done}"
-        self.curves.show(f"{text}; test accuracy {fmt(history.final_test_acc)}.")
+        self.curves.show(f"{text}; test accuracy {fmt_acc(history.final_test_acc)}.")
 
     def _draw_overlay(self):
         if len(self.runs) < 2:  # nothing to compare yet

@@ -8,7 +8,6 @@ import numpy as np
 import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.legend import Legend
 
 from course_lib import plots
 
@@ -22,7 +21,7 @@ class Panel:
 
     A figure drawn whole costs ~0.13 s, mostly text, which stays while a run trains: so while
     titles and limits stay, ``show()`` draws only the curves onto the pixels kept from the
-    last whole drawing and pastes the legends drawn before (~0.04 s)."""
+    last whole drawing (~0.04 s)."""
 
     def __init__(self, ncols, height=280):
         with plt.style.context(plots.STYLE):
@@ -34,7 +33,6 @@ class Panel:
         self.caption = widgets.HTML()
         self.box = widgets.VBox([self.image, self.caption])
         self._key = None  # the titles and limits of the pixels kept in _background
-        self._legends = {}  # (texts, place) -> pixels of each legend drawn on them
 
     def clear(self, whole=False):
         """Remove the helpers' curves, notes and legends; ``whole``: titles, scales too."""
@@ -57,20 +55,11 @@ class Panel:
             self.canvas.draw()
             self._background = self.canvas.copy_from_bbox(self.fig.bbox)
             self._key = key
-            self._legends = {}
             for _, artist in curves:
                 artist.set_visible(True)
         self.canvas.restore_region(self._background)
         for ax, artist in curves:
-            if not isinstance(artist, Legend):
-                ax.draw_artist(artist)
-                continue
-            box = artist.get_window_extent(self.canvas.get_renderer()).padded(2)
-            key = (tuple(t.get_text() for t in artist.get_texts()), tuple(box.bounds))
-            if key not in self._legends:
-                ax.draw_artist(artist)
-                self._legends[key] = self.canvas.copy_from_bbox(box)
-            self.canvas.restore_region(self._legends[key])
+            ax.draw_artist(artist)
         rgb = np.ascontiguousarray(np.asarray(self.canvas.buffer_rgba())[..., :3])
         buf = io.BytesIO()
         PIL.Image.fromarray(rgb).save(buf, format="png", compress_level=1)  # lives seconds

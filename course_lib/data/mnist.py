@@ -31,6 +31,7 @@ import pooch
 from tqdm.auto import tqdm
 
 from course_lib.common.functions import one_hot
+from course_lib.validation import choice
 
 SOURCES = ("auto", "local", "download", "sample")
 NAMES = {"mnist": "MNIST", "fashion": "Fashion-MNIST"}
@@ -317,18 +318,12 @@ def _fall_back(dataset: str, source: str, why: str):
     return found
 
 
-def _check_choice(what: str, value: str, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
 def _load(dataset: str, data_dir, source: str, verify: bool, verbose: bool):
     """(arrays, source, description), from the sources in the order of the module docstring."""
-    _check_choice("dataset", dataset, NAMES)
-    _check_choice("source", source, SOURCES)
+    source = choice("source", source, SOURCES)
     if source == "auto":
         source = os.environ.get("COURSE_LIB_MNIST_SOURCE", "").strip() or "auto"
-        _check_choice("COURSE_LIB_MNIST_SOURCE", source, SOURCES)
+        source = choice("COURSE_LIB_MNIST_SOURCE", source, SOURCES)
     if source == "sample":
         return _from_sample(dataset, verify)
     data_dir = data_dir or os.environ.get("COURSE_LIB_DATA")
@@ -376,12 +371,12 @@ def load_mnist(
     - ``dataset``: ``"mnist"`` or ``"fashion"`` (Fashion-MNIST, same format).
     - ``data_dir``: a folder with the four IDX ``.gz`` files to use instead of the cache.
     - ``source``: ``"auto"`` (the order in the module docstring), ``"local"`` (no network),
-      ``"download"`` (ignore ``data_dir`` and a remembered failure; fetch what the cache
-      lacks, printing each mirror's failure) or ``"sample"``. ``COURSE_LIB_MNIST_SOURCE``
-      overrides ``"auto"``.
+      ``"download"`` (ignore ``data_dir`` and a remembered failure, print each mirror's
+      failure) or ``"sample"``; ``COURSE_LIB_MNIST_SOURCE`` overrides ``"auto"``.
     - ``verify``: require your files to match the official SHA-256; False accepts any.
     - ``verbose``: print each mirror's failure (always logged to ``course_lib.data``).
     """
+    dataset = choice("dataset", dataset, list(NAMES))
     arrays, found_in, description = _load(dataset, data_dir, source, verify, verbose)
     data = []
     for images, labels in (arrays[:2], arrays[2:]):

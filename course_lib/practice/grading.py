@@ -21,7 +21,7 @@ from pathlib import Path
 from course_lib.practice.collect import GRADE_MIME
 from course_lib.practice.items import ITEMS, expected_items
 from course_lib.report import ONE_BLAS_THREAD, default_jobs, execute_notebooks
-from course_lib.safe_files import check_writable, numbered, write_new
+from course_lib.safe_files import writable_folder, write_file
 from course_lib.validation import positive_number, whole_number
 
 DEFAULT_TIMEOUT = 60  # seconds per cell: the longest shipped cell takes about 7 s
@@ -151,7 +151,7 @@ def grade(submissions, out="grades.csv", timeout=DEFAULT_TIMEOUT, jobs=None):
     out = Path(out)
     if out.exists() or out.is_symlink():
         raise FileExistsError(f"{out} exists; choose another --out (nothing was run)")
-    check_writable(out.parent)
+    writable_folder(out.parent)
     submissions = Path(submissions)
     paths = find_submissions(submissions)
     start = time.perf_counter()
@@ -174,18 +174,7 @@ def grade(submissions, out="grades.csv", timeout=DEFAULT_TIMEOUT, jobs=None):
             on_cell_executed=_drop_outputs,
         )
     rows = [_row(r, names, timeout) for r, names in zip(executed, expected, strict=True)]
-    written = _write(out, _csv(rows))
+    written = write_file(out, _csv(rows))  # 'grades (2).csv' if a file took its name
     elapsed = time.perf_counter() - start
     print(f"grades: {written} ({len(rows)} submissions in {elapsed:.1f} s, {jobs} at a time)")
     return rows
-
-
-def _write(out, data):
-    """Write the CSV to ``out``, or to 'out (2).csv' ... if a file took its name meanwhile."""
-    n = 1
-    while True:
-        try:
-            write_new(numbered(out, n), data)
-            return numbered(out, n)
-        except FileExistsError:
-            n += 1

@@ -108,13 +108,17 @@ def test_env_var_selects_sample(monkeypatch, server, fake_official):
 
 
 def test_invalid_arguments_name_the_choices(monkeypatch):
-    with pytest.raises(ValueError, match="'auto', 'local', 'download', 'sample'; got 'web'"):
+    with pytest.raises(ValueError, match="'auto', 'local', 'download', 'sample', got 'web'"):
         load_mnist(source="web")
-    with pytest.raises(ValueError, match="'mnist', 'fashion'; got 'cifar'"):
+    with pytest.raises(ValueError, match="'mnist', 'fashion', got 'cifar'"):
         load_mnist(dataset="cifar")
     monkeypatch.setenv("COURSE_LIB_MNIST_SOURCE", "bogus")
     with pytest.raises(ValueError, match="COURSE_LIB_MNIST_SOURCE must be one of .*'bogus'"):
         load_mnist()
+
+
+def test_dataset_and_source_names_ignore_case():
+    assert load_mnist(dataset="MNIST", source=" Sample").dataset == "mnist"
 
 
 # --- LoadedData -----------------------------------------------------------------------------
