@@ -1,4 +1,4 @@
-"""Command line: ``course-lib`` (or ``python -m course_lib``) run | reproduce | notebooks | grade.
+"""Command line: course-lib (or python -m course_lib) run | reproduce | notebooks | grade.
 
 Every failure ends in one line on stderr and a non-zero exit code, never a traceback.
 """
