@@ -51,14 +51,19 @@ def _changed(before, after):
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     dist = tmp_path_factory.mktemp("dist")
+    return _build_wheel(ROOT, dist, "course_lib-*.whl")
+
+
+def _build_wheel(source, dest, pattern):
+    """The wheel of the project at ``source``, built into ``dest`` offline (no build isolation)."""
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(dist), str(ROOT)],
+        + ["-w", str(dest), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
     )
-    (path,) = dist.glob("course_lib-*.whl")
+    (path,) = dest.glob(pattern)
     return path
 
 
@@ -181,15 +186,7 @@ def _older_wheel(folder):
     shutil.copytree(ROOT / "course_lib", source / "course_lib", symlinks=False, ignore=ignore)
     init = source / "course_lib" / "__init__.py"
     init.write_text(init.read_text().replace(f'"{_version()}"', '"0.1.0"'))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(folder), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (path,) = folder.glob("course_lib-0.1.0-*.whl")
-    return path
+    return _build_wheel(source, folder, "course_lib-0.1.0-*.whl")
 
 
 def _version():
