@@ -26,15 +26,6 @@ def loss_limit(n_classes=10):
     return DIVERGENCE_FACTOR * math.log(n_classes)
 
 
-def divergence_message(iteration, loss, learning_rate):
-    """The one sentence that says where and how a run diverged, and what to try."""
-    return (
-        f"diverged at iteration {iteration} (loss {loss:.4g}, more than "
-        f"{DIVERGENCE_FACTOR} times the loss of guessing); "
-        f"try a smaller learning rate than {learning_rate:g}"
-    )
-
-
 def fmt_acc(value):
     """An accuracy with three decimals, or '-' if there is none (None or NaN)."""
     return "-" if value is None or value != value else f"{value:.3f}"
@@ -166,6 +157,16 @@ class History:
         grad_norms = {key: [] for key in network.params if key.startswith("W")}
         return cls(config=config, data=describe_data(data), grad_norms=grad_norms)
 
+    def mark_diverged(self, iteration, loss, learning_rate):
+        """Record that the loss of ``iteration`` blew up: where, how, and what to try."""
+        self.status = "diverged"
+        self.diverged_at = iteration
+        self.message = (
+            f"diverged at iteration {iteration} (loss {loss:.4g}, more than "
+            f"{DIVERGENCE_FACTOR} times the loss of guessing); "
+            f"try a smaller learning rate than {learning_rate:g}"
+        )
+
     def note_dead_relus(self, learning_rate):
         """Set ``dead_since`` and say so if every weight gradient was exactly 0 from some
         evaluation to the end (dead ReLUs: a hidden layer outputs 0 for every image)."""
@@ -207,9 +208,7 @@ class History:
         lr = config.learning_rate if config is not None else math.nan
         for i, loss in enumerate(history.losses):
             if not loss <= loss_limit():  # also catches NaN
-                history.status = "diverged"
-                history.diverged_at = i + 1
-                history.message = divergence_message(i + 1, loss, lr)
+                history.mark_diverged(i + 1, loss, lr)
                 break
         return history
 

@@ -13,6 +13,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator
 
 from course_lib.config import common_label, distinct_labels
 from course_lib.diagnostics import weight_keys_in_order
+from course_lib.validation import choice
 
 STYLE = "ggplot"
 
@@ -240,9 +241,7 @@ def activation_histograms_figure(snapshots, activation, fig=None, title=None):
     """
     if not snapshots:
         raise ValueError("snapshots is empty: pass {name: [layer outputs, ...]}")
-    activation = str(activation).lower()
-    if activation not in ("sigmoid", "tanh", "relu"):
-        raise ValueError(f"activation must be 'sigmoid', 'tanh' or 'relu', got {activation!r}")
+    activation = choice("activation", activation, ["sigmoid", "tanh", "relu"])
     n_rows = len(snapshots)
     n_cols = max(len(acts) for acts in snapshots.values())
     if fig is None:

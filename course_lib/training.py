@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from course_lib.common.optimizer import SGD
-from course_lib.history import History, divergence_message, loss_limit
+from course_lib.history import History, loss_limit
 from course_lib.multi_layer_net import MultiLayerNet
 from course_lib.validation import SettingError, check_data, whole_number
 
@@ -102,9 +102,7 @@ def _loop(network, train_data, optimizer, evaluate, iters_num, batch_size, eval_
         loss, grad = network.loss_and_gradient(x_batch, d_batch)
         if not loss <= limit:  # also catches NaN
             evaluate.group()
-            history.status = "diverged"
-            history.diverged_at = i + 1  # its loss blew up: its update was not made
-            history.message = divergence_message(i + 1, loss, optimizer.lr)
+            history.mark_diverged(i + 1, loss, optimizer.lr)  # its update was not made
             return
         if i == 0:  # the gradient at initialisation, free to keep
             history.initial_grad_norms = _norms(grad)
