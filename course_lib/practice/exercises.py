@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 
 from course_lib.coursework import copy_notebooks, find_notebooks, read_notebook
+from course_lib.practice.feedback import GENERIC_HINT
 from course_lib.practice.items import items_in
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HINT = "# ヒント:"
 ANSWER = re.compile(r"\s*(answer_\w+)\s*=")
-GENERIC_HINT = "ヒント: 上の説明の式を、そのまま NumPy で書きます"
 
 
 def _stub(region, indent, above):

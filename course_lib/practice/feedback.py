@@ -11,6 +11,7 @@ from pathlib import Path
 
 PASS = "✔"
 FAIL = "✗"
+GENERIC_HINT = "ヒント: 上の説明の式を、そのまま NumPy で書きます"
 _LIBRARY_FOLDERS = (str(Path(__file__).resolve().parents[1]), "site-packages", "dist-packages")
 
 
@@ -66,7 +67,7 @@ def call(what, function, *args, **kwargs):
     except NotYetImplemented:
         raise
     except NotImplementedError as exc:
-        hint = str(exc).strip() or "ヒント: 上の説明の式を、そのまま NumPy で書きます"
+        hint = str(exc).strip() or GENERIC_HINT
         raise NotYetImplemented(f"{what} はまだ実装されていません。{hint}") from None
     except Exception as exc:
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
