@@ -74,7 +74,7 @@ def call(what, function, *args, **kwargs):
         raise Mistake(f"{what} がエラーになりました: {message}{_student_line(exc)}") from None
 
 
-def run_check(title, steps, *args, passed="正しく実装されています"):
+def run_check(title, steps, *args):
     """The Verdict of ``steps(*args)``: passed unless it raises Mistake.
 
     NotYetImplemented passes through, so a notebook stops there with its one line.
@@ -88,4 +88,4 @@ def run_check(title, steps, *args, passed="正しく実装されています"):
     except Exception as exc:  # what the student's code returned broke the check itself
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
         return Verdict(False, f"{FAIL} {title}: 確かめられませんでした（{message}）")
-    return Verdict(True, f"{PASS} {title}: {passed}")
+    return Verdict(True, f"{PASS} {title}: 正しく実装されています")
