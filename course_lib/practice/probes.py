@@ -97,7 +97,7 @@ def gradient_check(name, analytic, loss, at, mistakes=()):
     name_the_mistake(analytic, mistakes, rtol=1e-4, atol=1e-8)
     worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), numeric.shape)
     a, n = float(analytic[worst]), float(numeric[worst])
-    element = abs(a - n) / (abs(a) + abs(n)) if a != n else 0.0
+    element = rel_error(a, n)
     raise Mistake(
         f"勾配チェック（float64）で {name} が合いません。最も違うのは {name}[{_index(worst)}]: "
         f"backward は {a:.4g}、数値微分は {n:.4g}（相対誤差 {element:.1e}。"
