@@ -115,10 +115,14 @@ def _training_forward(cls, case):
         )
 
 
-def _running(layer, name):
+def _vector(layer, name, missing=None):
+    """``layer.<name>`` as a float64 array of shape (D,); Mistake ``missing`` if it is None."""
     value = getattr(layer, name, None)
     if value is None:
-        raise Mistake(f"self.{name} がありません（None のままです）: 学習時の forward で更新します")
+        missing = (
+            missing or f"self.{name} がありません（None のままです）: 学習時の forward で更新します"
+        )
+        raise Mistake(missing)
     return as_array(f"self.{name}", np.asarray(value, dtype=np.float64), (D,))
 
 
@@ -145,7 +149,7 @@ def _training_averages(cls, case):
     ):
         expected = MOMENTUM * old + (1 - MOMENTUM) * batch
         mistakes = _average_mistakes(name, old, batch, what)
-        found = _running(layer, name)
+        found = _vector(layer, name)
         expect(f"学習時の forward で更新した {name} の値", found, expected, mistakes, RTOL, ATOL)
 
 
@@ -168,7 +172,7 @@ def _evaluation_forward(cls, case):
     expected = case.normalised(case.running_mean, case.running_var)
     expect("評価時（train_flg=False）の出力", out, expected, mistakes, RTOL, ATOL)
     for name, old in (("running_mean", case.running_mean), ("running_var", case.running_var)):
-        if not np.allclose(_running(layer, name), old, rtol=RTOL, atol=ATOL):
+        if not np.allclose(_vector(layer, name), old, rtol=RTOL, atol=ATOL):
             raise Mistake(
                 f"評価時（train_flg=False）に {name} が変わりました: "
                 "更新は学習時（train_flg=True）だけです"
@@ -189,11 +193,8 @@ def _gradients(cls, case, train_flg):
     mode = "（学習時）" if train_flg else "（評価時）"
     forward(layer, case.x, train_flg, mode=mode)
     dx = backward(layer, case.dout, mode=mode)
-    grads = {}
-    for name in ("dgamma", "dbeta"):
-        if getattr(layer, name, None) is None:
-            raise Mistake("backward で self.dgamma と self.dbeta に gamma と beta の勾配を入れます")
-        grads[name] = as_array(f"self.{name}", np.asarray(getattr(layer, name), np.float64), (D,))
+    missing = "backward で self.dgamma と self.dbeta に gamma と beta の勾配を入れます"
+    grads = {name: _vector(layer, name, missing) for name in ("dgamma", "dbeta")}
 
     def loss():
         return np.sum(layer.forward(case.x, train_flg) * case.dout)

@@ -7,19 +7,20 @@ Here each region becomes a stub: a region of answer lines (``answer_q1 = 24``) b
 being the ``# ヒント: ...`` comment just above the region, which stays in both versions.
 """
 
+import copy
 import json
 import re
 import tempfile
 from pathlib import Path
 
 from course_lib.coursework import copy_notebooks, find_notebooks, read_notebook
+from course_lib.practice.feedback import GENERIC_HINT
 from course_lib.practice.items import items_in
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HINT = "# ヒント:"
 ANSWER = re.compile(r"\s*(answer_\w+)\s*=")
-GENERIC_HINT = "ヒント: 上の説明の式を、そのまま NumPy で書きます"
 
 
 def _stub(region, indent, above):
@@ -55,19 +56,15 @@ def exercise_source(source):
 
 def exercise_notebook(nb):
     """The exercise version of the notebook ``nb`` (nbformat's JSON as a dict), new."""
-    code = "\n".join(
-        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in nb["cells"]
-        if c["cell_type"] == "code"
-    )
-    exercise = json.loads(json.dumps(nb))
+    exercise, solutions = copy.deepcopy(nb), []
     for cell in exercise["cells"]:
         if cell["cell_type"] == "code":
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            solutions.append(source)
             cell["source"] = exercise_source(source)
             cell["outputs"], cell["execution_count"] = [], None
     # The items it asks for, so that the grader still expects a deleted one.
-    exercise["metadata"].setdefault("course_lib", {})["practice"] = items_in(code)
+    exercise["metadata"].setdefault("course_lib", {})["practice"] = items_in("\n".join(solutions))
     return exercise
 
 

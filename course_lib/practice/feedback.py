@@ -11,6 +11,7 @@ from pathlib import Path
 
 PASS = "✔"
 FAIL = "✗"
+GENERIC_HINT = "ヒント: 上の説明の式を、そのまま NumPy で書きます"
 _LIBRARY_FOLDERS = (str(Path(__file__).resolve().parents[1]), "site-packages", "dist-packages")
 
 
@@ -66,14 +67,14 @@ def call(what, function, *args, **kwargs):
     except NotYetImplemented:
         raise
     except NotImplementedError as exc:
-        hint = str(exc).strip() or "ヒント: 上の説明の式を、そのまま NumPy で書きます"
+        hint = str(exc).strip() or GENERIC_HINT
         raise NotYetImplemented(f"{what} はまだ実装されていません。{hint}") from None
     except Exception as exc:
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
         raise Mistake(f"{what} がエラーになりました: {message}{_student_line(exc)}") from None
 
 
-def run_check(title, steps, *args, passed="正しく実装されています"):
+def run_check(title, steps, *args):
     """The Verdict of ``steps(*args)``: passed unless it raises Mistake.
 
     NotYetImplemented passes through, so a notebook stops there with its one line.
@@ -87,4 +88,4 @@ def run_check(title, steps, *args, passed="正しく実装されています"):
     except Exception as exc:  # what the student's code returned broke the check itself
         message = " ".join(f"{type(exc).__name__}: {exc}".split())
         return Verdict(False, f"{FAIL} {title}: 確かめられませんでした（{message}）")
-    return Verdict(True, f"{PASS} {title}: {passed}")
+    return Verdict(True, f"{PASS} {title}: 正しく実装されています")

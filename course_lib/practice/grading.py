@@ -92,12 +92,10 @@ def _drop_outputs(cell, cell_index, execute_reply):
     cell.outputs = [o for o in cell.outputs if GRADE_MIME in o.get("data", {})]
 
 
-def _problems(record, timeout):
-    """One short line per thing that went wrong while the notebook ran."""
-    if record["nb"] is None:
-        return [record["error"]]
+def _problems(record, cells, timeout):
+    """One short line per thing that went wrong while the notebook (its ``cells``) ran."""
     problems = [record["error"]] if record["error"] else []
-    for number, cell in enumerate(record["nb"].cells[:-1], start=1):
+    for number, cell in enumerate(cells[:-1], start=1):
         error = cell.metadata.get(ERROR_KEY)
         if error and error.startswith(TIMED_OUT["ename"]):
             problems.append(f"cell {number} did not finish within {timeout:g} s (interrupted)")
@@ -111,7 +109,7 @@ def _row(record, expected, timeout):
     cells = record["nb"].cells if record["nb"] is not None else []
     outputs = [o for o in (cells[-1].outputs if cells else []) if GRADE_MIME in o.get("data", {})]
     results = outputs[0]["data"][GRADE_MIME] if outputs else {}
-    problems = _problems(record, timeout)
+    problems = _problems(record, cells, timeout)
     if record["nb"] is not None and not outputs and not record["error"]:
         why = cells[-1].metadata.get(ERROR_KEY, "they did not finish")
         problems.append(f"the checks did not run to the end ({why})")

@@ -31,7 +31,7 @@ def as_array(what, value, shape):
     return value
 
 
-def forward(layer, x, *args, shape=None, mode=""):
+def forward(layer, x, *args, mode=""):
     """``layer.forward(x, *args)``, checking its shape and that x is left as it was.
 
     mode: how the messages name the call beside the method, such as '（評価時）'.
@@ -44,10 +44,10 @@ def forward(layer, x, *args, shape=None, mode=""):
             f"{what} が入力 x を書き換えています: x はそのままにして、"
             "新しい配列（例えば out = x.copy()）に書きます"
         )
-    return as_array(what, out, x.shape if shape is None else shape)
+    return as_array(what, out, x.shape)
 
 
-def backward(layer, dout, shape=None, mode=""):
+def backward(layer, dout, mode=""):
     """``layer.backward(dout)``, checking its shape and that dout is left as it was."""
     what = f"{type(layer).__name__}.backward{mode}"
     before = dout.copy()
@@ -57,7 +57,7 @@ def backward(layer, dout, shape=None, mode=""):
             f"{what} が dout を書き換えています: 前の層がまだ使うかもしれない配列です。"
             "dx = dout.copy() のように新しい配列に書きます"
         )
-    return as_array(what, dx, dout.shape if shape is None else shape)
+    return as_array(what, dx, dout.shape)
 
 
 def close(a, b, rtol=1e-6, atol=1e-9):
@@ -97,7 +97,7 @@ def gradient_check(name, analytic, loss, at, mistakes=()):
     name_the_mistake(analytic, mistakes, rtol=1e-4, atol=1e-8)
     worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), numeric.shape)
     a, n = float(analytic[worst]), float(numeric[worst])
-    element = abs(a - n) / (abs(a) + abs(n)) if a != n else 0.0
+    element = rel_error(a, n)
     raise Mistake(
         f"勾配チェック（float64）で {name} が合いません。最も違うのは {name}[{_index(worst)}]: "
         f"backward は {a:.4g}、数値微分は {n:.4g}（相対誤差 {element:.1e}。"
