@@ -22,7 +22,7 @@ from string import Template
 
 import nbformat
 
-from course_lib.coursework import PLACEHOLDER_URL, find_notebooks, stamp
+from course_lib.coursework import address_problem, find_notebooks, stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ if installed() is None or installed() < Version(REQUIRED):
 
 def install_spec(url, version):
     """What the install cell installs: the release's tag at ``url``, or '' (no address)."""
-    if url.rstrip("/") == PLACEHOLDER_URL:
+    if address_problem(url):
         return ""
     return f"course-lib @ git+{url.rstrip('/')}@v{version}"
 

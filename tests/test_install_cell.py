@@ -13,6 +13,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course_lib.coursework import PLACEHOLDER_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,7 +36,7 @@ def _run_cells(sources, folder):
 
 def test_without_an_address_or_with_a_failing_pip_the_cell_says_one_line(tmp_path):
     spu = _spu()
-    placeholder = spu.install_cell(spu.PLACEHOLDER_URL, "99.0")
+    placeholder = spu.install_cell(PLACEHOLDER_URL, "99.0")
     missing_wheel = tmp_path / "elsewhere" / "course_lib-99.0-py3-none-any.whl"
     failing = spu.install_cell("https://github.com/teacher/course", "99.0").replace(
         'PACKAGE = "course-lib @ git+https://github.com/teacher/course@v99.0"',
@@ -59,6 +61,6 @@ def test_without_an_address_or_with_a_failing_pip_the_cell_says_one_line(tmp_pat
 def test_an_installed_version_that_is_new_enough_is_left_alone(tmp_path):
     spu = _spu()
     # The placeholder would fail if the cell tried to install anything.
-    cell = spu.install_cell(spu.PLACEHOLDER_URL, spu.project_version())
+    cell = spu.install_cell(PLACEHOLDER_URL, spu.project_version())
     (outputs,) = _run_cells([cell], tmp_path)
     assert outputs == []

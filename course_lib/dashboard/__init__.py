@@ -195,7 +195,7 @@ class Dashboard(widgets.VBox):
         # Drawn so that the next evaluation would be more than redraw_every iterations on.
         due = it + history.config.eval_interval - self._drawn_at > self.redraw_every
         if due and it < history.iters_num and not self._stop:  # the end is drawn at the end
-            self._draw_curves(*live)
+            self._draw_curves(live[0], history)
             self.table.value = table_html([*self.runs, live])
             self.redraws += 1
             self._drawn_at = it
@@ -207,7 +207,7 @@ class Dashboard(widgets.VBox):
         return not self._stop
 
     def _finished(self, number, h, seconds):
-        self._draw_curves(number, h, seconds)
+        self._draw_curves(number, h)
         self._draw_overlay()
         self._draw_extras()
         self.table.value = table_html(self.runs)
@@ -219,7 +219,7 @@ class Dashboard(widgets.VBox):
         message = f"; {h.message}" if h.message and h.status != "stopped" else ""
         self._say("finished", text + message, kind, data_final_test_acc=fmt_acc(h.final_test_acc))
 
-    def _draw_curves(self, number, history, _seconds):
+    def _draw_curves(self, number, history):
         self.curves.clear()
         acc, loss = self.curves.axes
         plots.accuracy_figure(history, title=f"run #{number}: accuracy", ax=acc)
